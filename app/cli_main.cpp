@@ -1,0 +1,483 @@
+// infomax: the headless command-line front end of the engine (train, resume, export, info).
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "infomax/architecture.h"
+#include "infomax/config.h"
+#include "infomax/error.h"
+#include "infomax/imageset.h"
+#include "infomax/trainer.h"
+
+using namespace infomax;
+
+namespace {
+
+std::atomic<int> g_interrupts{0};
+void onSignal(int) { g_interrupts.fetch_add(1); }
+
+struct UsageError : Error {
+  using Error::Error;
+};
+
+// A minimal "--flag value" / "--switch" parser that rejects unknown flags by name.
+class Args {
+ public:
+  Args(int argc, char** argv, int first) {
+    for (int i = first; i < argc; ++i) m_items.emplace_back(argv[i]);
+  }
+  // Splits into flags (with values where the flag takes one) and positionals.
+  void parse(const std::vector<std::string>& valueFlags, const std::vector<std::string>& switches) {
+    for (std::size_t i = 0; i < m_items.size(); ++i) {
+      std::string a = m_items[i];
+      if (a.rfind("--", 0) == 0 && a.size() > 2) {
+        std::string value;
+        bool hasInline = false;
+        if (auto eq = a.find('='); eq != std::string::npos) {
+          value = a.substr(eq + 1);
+          a = a.substr(0, eq);
+          hasInline = true;
+        }
+        if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
+          m_flags[a] = hasInline ? value : "1";
+        } else if (std::find(valueFlags.begin(), valueFlags.end(), a) != valueFlags.end()) {
+          if (!hasInline) {
+            if (i + 1 >= m_items.size()) throw UsageError(a + " needs a value");
+            value = m_items[++i];
+          }
+          m_flags[a] = value;
+        } else {
+          throw UsageError("unknown option " + a + " (see --help)");
+        }
+      } else if (a == "-k" && i + 1 < m_items.size()) {
+        m_flags["-k"] = m_items[++i];
+      } else {
+        m_positional.push_back(a);
+      }
+    }
+  }
+  bool has(const std::string& f) const { return m_flags.count(f) > 0; }
+  std::string get(const std::string& f, const std::string& def = {}) const {
+    auto it = m_flags.find(f);
+    return it == m_flags.end() ? def : it->second;
+  }
+  const std::vector<std::string>& positional() const { return m_positional; }
+
+ private:
+  std::vector<std::string> m_items, m_positional;
+  std::map<std::string, std::string> m_flags;
+};
+
+long long toInt(const std::string& flag, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    long long x = std::stoll(v, &used);
+    if (used == v.size()) return x;
+  } catch (...) {
+  }
+  throw UsageError(flag + " expects an integer, got '" + v + "'");
+}
+
+double toDouble(const std::string& flag, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    double x = std::stod(v, &used);
+    if (used == v.size()) return x;
+  } catch (...) {
+  }
+  throw UsageError(flag + " expects a number, got '" + v + "'");
+}
+
+std::string jsonEscape(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else {
+          o += c;
+        }
+    }
+  }
+  return o + "\"";
+}
+
+std::string jsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.8g", v);
+  return b;
+}
+
+std::string formatDuration(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--";
+  long t = static_cast<long>(s + 0.5);
+  char b[32];
+  if (t >= 3600)
+    std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  else
+    std::snprintf(b, sizeof b, "%ld:%02ld", t / 60, t % 60);
+  return b;
+}
+
+const char* kTrainHelp = R"(usage: infomax train [options]
+
+Trains a Deep InfoMax encoder and writes a run folder (config.json, metrics.csv,
+checkpoints/). Ctrl-C saves a checkpoint and exits cleanly (twice: exit at once).
+
+data
+  --data PATH          data set file or folder (default: Debian's Fashion-MNIST)
+  --format F           auto|idx|cifar10|cifar100|stl10|folder (default auto)
+  --split S            train|test|unlabeled (default train)
+  --resize N           folder images: resize to N x N
+  --data-limit N       use only the first N images
+model
+  --arch A             preset (dcgan28, dcgan32, alex64, resnet32), JSON file, or auto
+  --mode M             local|global|local+global (default local)
+  --estimator E        jsd|nce|dv|nwj (default jsd)
+  --alpha A --beta B --gamma G   weights of global, local and prior terms (0, 1, 0.1)
+  --head-units N       width of the MI heads (default 512; the paper uses 2048)
+  --local-head H       encode-dot|concat-conv;  --global-head H  encode-dot|global-disc
+  --mine               DV: MINE's moving-average gradient correction
+  --score-clip C       soft-clip scores to [-C, C]
+training
+  --batch N --lr X --steps N | --epochs X --seed S
+  --threads N          CPU threads (default: every core)   --device cpu|cuda[:N]
+  --precision P        fp32|bf16 (bf16 autocast where the CPU supports it)
+  --crop-pad N --hflip --pad-to N   augmentation and padding
+output
+  --out DIR            run folder (default runs/<date-time>)
+  --log-every N        steps between logged metrics (default 10)
+  --checkpoint-every N steps between checkpoints (default 1000)
+  --config FILE        start from a config.json; flags override it
+  --json               print the result as JSON on stdout
+  --quiet              no progress bar
+)";
+
+void applyTrainFlags(const Args& a, TrainConfig& c) {
+  if (a.has("--data")) c.dataPath = a.get("--data");
+  if (a.has("--format")) c.format = dataFormatFromString(a.get("--format"));
+  if (a.has("--split")) c.split = a.get("--split");
+  if (a.has("--resize")) c.resize = static_cast<int>(toInt("--resize", a.get("--resize")));
+  if (a.has("--data-limit")) c.dataLimit = toInt("--data-limit", a.get("--data-limit"));
+  if (a.has("--arch")) {
+    c.arch = a.get("--arch");
+    c.archJson.clear();
+  }
+  if (a.has("--mode")) c.mode = modeFromString(a.get("--mode"));
+  if (a.has("--estimator")) c.estimator = estimatorFromString(a.get("--estimator"));
+  if (a.has("--local-head")) c.localHead = headFromString(a.get("--local-head"));
+  if (a.has("--global-head")) c.globalHead = headFromString(a.get("--global-head"));
+  if (a.has("--mode") && !a.has("--alpha") && !a.has("--beta")) {
+    // The paper's weightings: DIM(G) alpha=1 beta=0; DIM(L) alpha=0 beta=1; both: 0.5 / 1.
+    if (c.mode == Mode::Global) { c.alpha = 1; c.beta = 0; }
+    if (c.mode == Mode::Local) { c.alpha = 0; c.beta = 1; }
+    if (c.mode == Mode::LocalGlobal) { c.alpha = 0.5; c.beta = 1; }
+  }
+  if (a.has("--alpha")) c.alpha = toDouble("--alpha", a.get("--alpha"));
+  if (a.has("--beta")) c.beta = toDouble("--beta", a.get("--beta"));
+  if (a.has("--gamma")) c.gamma = toDouble("--gamma", a.get("--gamma"));
+  if (a.has("--head-units")) c.headUnits = static_cast<int>(toInt("--head-units", a.get("--head-units")));
+  if (a.has("--mine")) c.mineCorrection = true;
+  if (a.has("--score-clip")) c.scoreClip = toDouble("--score-clip", a.get("--score-clip"));
+  if (a.has("--batch")) c.batch = static_cast<int>(toInt("--batch", a.get("--batch")));
+  if (a.has("--lr")) c.lr = toDouble("--lr", a.get("--lr"));
+  if (a.has("--steps")) c.steps = toInt("--steps", a.get("--steps"));
+  if (a.has("--epochs")) {
+    c.epochs = toDouble("--epochs", a.get("--epochs"));
+    if (!a.has("--steps")) c.steps = 0;
+  }
+  if (a.has("--seed")) c.seed = static_cast<std::uint64_t>(toInt("--seed", a.get("--seed")));
+  if (a.has("--threads")) c.threads = static_cast<int>(toInt("--threads", a.get("--threads")));
+  if (a.has("--device")) c.device = a.get("--device");
+  if (a.has("--precision")) c.precision = precisionFromString(a.get("--precision"));
+  if (a.has("--crop-pad")) c.cropPad = static_cast<int>(toInt("--crop-pad", a.get("--crop-pad")));
+  if (a.has("--hflip")) c.hflip = true;
+  if (a.has("--pad-to")) c.padTo = static_cast<int>(toInt("--pad-to", a.get("--pad-to")));
+  if (a.has("--out")) c.outDir = a.get("--out");
+  if (a.has("--log-every")) c.logEvery = static_cast<int>(toInt("--log-every", a.get("--log-every")));
+  if (a.has("--checkpoint-every"))
+    c.checkpointEvery = static_cast<int>(toInt("--checkpoint-every", a.get("--checkpoint-every")));
+}
+
+const std::vector<std::string> kTrainValueFlags = {
+    "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
+    "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
+    "--score-clip", "--batch", "--lr", "--steps", "--epochs", "--seed", "--threads", "--device",
+    "--precision", "--crop-pad", "--pad-to", "--out", "--log-every", "--checkpoint-every"};
+const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};
+
+// Runs a trainer on a worker thread while this thread draws progress and watches for Ctrl-C.
+int runTraining(Trainer& trainer, bool json, bool quiet) {
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  const bool tty = isatty(STDERR_FILENO);
+  if (!quiet)
+    std::fprintf(stderr, "model: %s\ndata: %d images; %lld steps from step %lld%s\n",
+                 trainer.describeModel().c_str(), trainer.trainImages(),
+                 static_cast<long long>(trainer.totalSteps()), static_cast<long long>(trainer.step()),
+                 trainer.runDir().empty() ? "" : ("; run folder " + trainer.runDir()).c_str());
+
+  RunResult result;
+  std::thread worker([&] { result = trainer.run(); });
+  std::atomic<bool> done{false};
+  MetricSample last;
+  bool haveLast = false;
+  auto lastPrint = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  const long long startStep = trainer.step();
+  int seenInterrupts = 0;
+  std::thread joiner([&] {
+    worker.join();
+    done = true;
+  });
+  while (!done) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    int irq = g_interrupts.load();
+    if (irq != seenInterrupts) {
+      seenInterrupts = irq;
+      if (irq == 1) {
+        std::fprintf(stderr, "\ninterrupted: saving a checkpoint and stopping (Ctrl-C again to quit now)\n");
+        trainer.stop();
+      } else {
+        std::fprintf(stderr, "\ninterrupted twice: exiting without saving\n");
+        std::_Exit(130);
+      }
+    }
+    auto samples = trainer.takeSamples();
+    if (!samples.empty()) {
+      last = samples.back();
+      haveLast = true;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const double sinceLast = std::chrono::duration<double>(now - lastPrint).count();
+    if (quiet || !haveLast || sinceLast < (tty ? 0.2 : 10.0)) continue;
+    lastPrint = now;
+    const long long step = trainer.step(), total = trainer.totalSteps();
+    const double elapsed = std::chrono::duration<double>(now - t0).count();
+    const double rate = (step - startStep) / std::max(elapsed, 1e-9);
+    const double eta = rate > 0 ? (total - step) / rate : -1;
+    const int width = 24;
+    const int filled = static_cast<int>(width * static_cast<double>(step) / std::max(1LL, total));
+    std::string bar(static_cast<std::size_t>(filled), '#');
+    bar.resize(width, '.');
+    std::fprintf(stderr, "%s[%s] step %lld/%lld epoch %.2f %.0f img/s ETA %s loss %.4f%s",
+                 tty ? "\r" : "", bar.c_str(), step, total, last.epoch, last.imagesPerSecond,
+                 formatDuration(eta).c_str(), last.loss, tty ? "  " : "\n");
+    std::fflush(stderr);
+  }
+  joiner.join();
+  for (auto& s : trainer.takeSamples()) {
+    last = s;
+    haveLast = true;
+  }
+  if (!quiet && tty) std::fprintf(stderr, "\n");
+
+  if (json) {
+    std::ostringstream o;
+    o << "{\"status\": " << jsonEscape(toString(result.status)) << ", \"step\": " << result.step
+      << ", \"message\": " << jsonEscape(result.message)
+      << ", \"run_dir\": " << jsonEscape(trainer.runDir())
+      << ", \"checkpoint\": " << jsonEscape(result.lastCheckpoint);
+    if (haveLast) {
+      o << ", \"last\": {";
+      const auto& cols = MetricSample::columns();
+      const auto vals = last.values();
+      for (std::size_t i = 0; i < cols.size(); ++i)
+        o << (i ? ", " : "") << jsonEscape(cols[i]) << ": " << jsonNumber(vals[i]);
+      o << "}";
+    }
+    o << "}";
+    std::cout << o.str() << std::endl;
+  }
+  switch (result.status) {
+    case RunStatus::Finished:
+    case RunStatus::Stopped:
+      if (!quiet)
+        std::fprintf(stderr, "%s; run folder: %s\n", result.message.c_str(),
+                     trainer.runDir().empty() ? "(none)" : trainer.runDir().c_str());
+      return 0;
+    case RunStatus::Diverged:
+      std::fprintf(stderr, "infomax: %s\n", result.message.c_str());
+      return 3;
+    case RunStatus::Failed:
+      std::fprintf(stderr, "infomax: %s\n", result.message.c_str());
+      return 1;
+  }
+  return 1;
+}
+
+std::string defaultRunDir() {
+  char b[64];
+  std::time_t t = std::time(nullptr);
+  std::strftime(b, sizeof b, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
+  return b;
+}
+
+int cmdTrain(Args& a) {
+  a.parse(kTrainValueFlags, kTrainSwitches);
+  if (a.has("--help")) {
+    std::cout << kTrainHelp;
+    return 0;
+  }
+  if (!a.positional().empty()) throw UsageError("unexpected argument '" + a.positional()[0] + "'");
+  TrainConfig c = a.has("--config") ? TrainConfig::fromFile(a.get("--config")) : TrainConfig{};
+  applyTrainFlags(a, c);
+  if (c.outDir.empty()) c.outDir = defaultRunDir();
+  Trainer trainer(c);
+  return runTraining(trainer, a.has("--json"), a.has("--quiet"));
+}
+
+int cmdResume(Args& a) {
+  a.parse({"--steps"}, {"--json", "--quiet", "--help"});
+  if (a.has("--help")) {
+    std::cout << "usage: infomax resume RUN_DIR|CHECKPOINT [--steps N] [--json] [--quiet]\n\n"
+                 "Continues a run from its latest checkpoint (or the given one). --steps N\n"
+                 "trains N more steps beyond the checkpoint instead of the run's own budget.\n";
+    return 0;
+  }
+  if (a.positional().size() != 1) throw UsageError("resume needs one run folder or checkpoint");
+  const long long extra = a.has("--steps") ? toInt("--steps", a.get("--steps")) : 0;
+  if (extra < 0) throw UsageError("--steps must not be negative");
+  auto trainer = Trainer::resume(a.positional()[0], extra);
+  return runTraining(*trainer, a.has("--json"), a.has("--quiet"));
+}
+
+int cmdExport(Args& a) {
+  a.parse({}, {"--help", "--json"});
+  if (a.has("--help")) {
+    std::cout << "usage: infomax export-encoder CHECKPOINT OUT.pt\n\n"
+                 "Writes the encoder's weights as a pickled dict of tensors; in Python:\n"
+                 "  state = torch.load('OUT.pt')   # {'conv1.weight': tensor, ...}\n"
+                 "See docs/EXPORT.md for loading them into an equivalent PyTorch module.\n";
+    return 0;
+  }
+  if (a.positional().size() != 2) throw UsageError("export-encoder needs CHECKPOINT and OUT.pt");
+  exportEncoder(a.positional()[0], a.positional()[1]);
+  if (a.has("--json"))
+    std::cout << "{\"written\": " << jsonEscape(a.positional()[1]) << "}" << std::endl;
+  else
+    std::fprintf(stderr, "wrote %s\n", a.positional()[1].c_str());
+  return 0;
+}
+
+bool looksLikeCheckpoint(const std::string& path) {
+  if (std::filesystem::is_directory(path))
+    return std::filesystem::exists(std::filesystem::path(path) / "checkpoints");
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  char magic[8] = {};
+  const bool ok = std::fread(magic, 1, 8, f) == 8 && std::memcmp(magic, "IMXCKPT", 7) == 0;
+  std::fclose(f);
+  return ok;
+}
+
+int cmdInfo(Args& a) {
+  a.parse({"--format", "--split"}, {"--json", "--help"});
+  if (a.has("--help")) {
+    std::cout << "usage: infomax info CHECKPOINT|RUN_DIR|DATA [--format F] [--split S] [--json]\n\n"
+                 "Describes a checkpoint (config, step, parameters) or a data set.\n";
+    return 0;
+  }
+  if (a.positional().size() != 1) throw UsageError("info needs one checkpoint or data path");
+  const std::string path = a.positional()[0];
+  if (looksLikeCheckpoint(path)) {
+    std::string ckpt = std::filesystem::is_directory(path) ? latestCheckpoint(path) : path;
+    std::cout << describeCheckpoint(ckpt) << std::endl;
+    return 0;
+  }
+  DataSpec spec;
+  spec.path = path;
+  if (a.has("--format")) spec.format = dataFormatFromString(a.get("--format"));
+  if (a.has("--split")) spec.split = a.get("--split");
+  ImageSet set = loadImageSet(spec);
+  if (a.has("--json")) {
+    std::vector<long long> perClass(set.numClasses(), 0);
+    for (auto l : set.labels)
+      if (l >= 0 && l < static_cast<long long>(perClass.size())) ++perClass[l];
+    std::ostringstream o;
+    o << "{\"source\": " << jsonEscape(set.source) << ", \"format\": " << jsonEscape(set.format)
+      << ", \"count\": " << set.count << ", \"channels\": " << set.channels
+      << ", \"height\": " << set.height << ", \"width\": " << set.width
+      << ", \"classes\": " << set.numClasses() << ", \"per_class\": [";
+    for (std::size_t i = 0; i < perClass.size(); ++i) o << (i ? ", " : "") << perClass[i];
+    o << "], \"class_names\": [";
+    for (std::size_t i = 0; i < set.classNames.size(); ++i)
+      o << (i ? ", " : "") << jsonEscape(set.classNames[i]);
+    o << "]}";
+    std::cout << o.str() << std::endl;
+  } else {
+    std::cout << describe(set) << std::endl;
+  }
+  return 0;
+}
+
+const char* kHelp = R"(usage: infomax COMMAND [options]     (infomax COMMAND --help for details)
+
+Deep InfoMax (Hjelm et al., ICLR 2019) training engine, headless.
+
+commands
+  train            train an encoder and write a run folder
+  resume           continue a run from its latest checkpoint
+  export-encoder   write the encoder's weights for Python's torch.load
+  info             describe a checkpoint or a data set
+  presets          list the built-in architectures
+
+exit codes: 0 ok, 1 error, 2 bad usage, 3 training diverged, 130 interrupted
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::cout << kHelp;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  Args args(argc, argv, 2);
+  try {
+    if (cmd == "train") return cmdTrain(args);
+    if (cmd == "resume") return cmdResume(args);
+    if (cmd == "export-encoder") return cmdExport(args);
+    if (cmd == "info") return cmdInfo(args);
+    if (cmd == "presets") {
+      args.parse({}, {"--help"});
+      if (args.has("--help")) {
+        std::cout << "usage: infomax presets\n\n"
+                     "Lists the built-in encoder architectures (use one with train --arch).\n";
+        return 0;
+      }
+      if (!args.positional().empty())
+        throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+      for (const auto& p : presetNames()) std::cout << p << "\n";
+      return 0;
+    }
+    throw UsageError("unknown command '" + cmd + "' (see infomax --help)");
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "infomax: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "infomax: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,85 @@
+#pragma once
+// TrainConfig: every setting of a Deep InfoMax run, with validation and a JSON round trip.
+// A plain value type; safe to copy between threads.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "infomax/imageset.h"
+
+namespace infomax {
+
+enum class Mode { Local, Global, LocalGlobal };
+enum class Estimator { Jsd, Nce, Dv, Nwj };
+enum class HeadKind { EncodeDot, ConcatConv, GlobalDisc };
+enum class Precision { Fp32, Bf16 };
+
+const char* toString(Mode m);
+const char* toString(Estimator e);
+const char* toString(HeadKind h);
+const char* toString(Precision p);
+Mode modeFromString(const std::string& s);            // "local", "global", "local+global"
+Estimator estimatorFromString(const std::string& s);  // "jsd", "nce"/"infonce", "dv", "nwj"
+HeadKind headFromString(const std::string& s);        // "encode-dot", "concat-conv", "global-disc"
+Precision precisionFromString(const std::string& s);  // "fp32", "bf16"
+
+struct TrainConfig {
+  // Data
+  std::string dataPath;  // empty = defaultDataPath()
+  DataFormat format = DataFormat::Auto;
+  std::string split = "train";
+  int resize = 0;
+  std::int64_t dataLimit = 0;  // use at most this many training images (0 = all)
+
+  // Model
+  std::string arch = "auto";  // preset name, JSON file path, or "auto" (by input size)
+  std::string archJson;       // resolved architecture text (filled by resolve())
+  Mode mode = Mode::Local;
+  Estimator estimator = Estimator::Jsd;
+  HeadKind localHead = HeadKind::EncodeDot;
+  HeadKind globalHead = HeadKind::EncodeDot;
+  int headUnits = 512;          // width of the MI heads (the paper uses 2048)
+  int concatNegatives = 16;     // concat-and-convolve: shifted batches used as negatives
+  double alpha = 0.0;           // global term weight
+  double beta = 1.0;            // local term weight
+  double gamma = 0.1;           // prior term weight
+  bool mineCorrection = false;  // DV: MINE's moving-average gradient correction
+  double mineEmaRate = 0.01;
+  double scoreClip = 0.0;       // >0: scores soft-clipped to [-c, c] with c*tanh(s/c)
+
+  // Optimisation
+  int batch = 64;
+  double lr = 1e-4;
+  double adamBeta1 = 0.5;
+  double adamBeta2 = 0.999;
+  std::int64_t steps = 0;  // total steps; 0 = use epochs
+  double epochs = 1.0;
+  std::uint64_t seed = 0;
+  int threads = 0;          // 0 = every core
+  std::string device = "cpu";
+  Precision precision = Precision::Fp32;
+
+  // Input pipeline
+  int padTo = 0;          // zero-pad images up to this size (0 = the architecture's input)
+  int cropPad = 0;        // random crop with this much padding (0 = off)
+  bool hflip = false;     // random horizontal flip
+  int prefetch = 4;       // batches prepared ahead on the loader thread
+
+  // Output
+  std::string outDir;          // run folder; empty = no files written
+  int logEvery = 10;           // steps between metric samples
+  int checkpointEvery = 1000;  // steps between checkpoints (0 = only at the end)
+
+  std::int64_t totalSteps(std::int64_t trainImages) const;
+
+  // Throws Error naming the first absurd setting (batch 0, negative lr, unknown device, ...).
+  void validate() const;
+
+  std::string toJson() const;  // pretty-printed JSON
+  // Unknown keys and wrong types are errors naming the key; missing keys keep defaults.
+  static TrainConfig fromJson(const std::string& text, const std::string& origin = "config");
+  static TrainConfig fromFile(const std::string& path);
+};
+
+}  // namespace infomax

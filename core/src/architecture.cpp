@@ -1,0 +1,257 @@
+#include "infomax/architecture.h"
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "archspec.h"
+#include "fileutil.h"
+#include "infomax/error.h"
+
+namespace infomax {
+
+using nlohmann::json;
+
+namespace {
+
+const std::set<std::string> kTypes = {"conv",    "batchnorm", "relu",   "leakyrelu", "maxpool",
+                                      "avgpool", "flatten",   "linear", "residual"};
+
+int intField(const json& layer, const char* key, int def, int lo, int hi, const std::string& where) {
+  if (!layer.contains(key)) {
+    if (def == INT32_MIN) throw Error(where + ": missing \"" + key + "\"");
+    return def;
+  }
+  const json& v = layer.at(key);
+  if (!v.is_number_integer()) throw Error(where + ": \"" + key + "\" must be an integer");
+  long long x = v.get<long long>();
+  if (x < lo || x > hi)
+    throw Error(where + ": \"" + key + "\" = " + std::to_string(x) + " is outside [" +
+                std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return static_cast<int>(x);
+}
+
+constexpr int kRequired = INT32_MIN;
+
+}  // namespace
+
+const LayerInfo& ArchitectureInfo::layer(const std::string& n) const {
+  for (const auto& l : layers)
+    if (l.name == n) return l;
+  throw Error("architecture " + name + " has no layer named '" + n + "'");
+}
+
+long long ArchitectureInfo::parameters() const {
+  long long p = 0;
+  for (const auto& l : layers) p += l.parameters;
+  return p;
+}
+
+void declaredInputSize(const std::string& text, int& height, int& width) {
+  height = width = 0;
+  try {
+    json j = json::parse(text);
+    if (j.is_object() && j.contains("input") && j["input"].is_object()) {
+      height = j["input"].value("height", 0);
+      width = j["input"].value("width", 0);
+    }
+  } catch (const json::exception&) {
+  }
+}
+
+ParsedArchitecture parseArchitecture(const std::string& text, int channels, int height, int width,
+                                     const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(origin + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array())
+    throw Error(origin + ": expected an object with a \"layers\" array");
+  if (channels < 1 || height < 1 || width < 1)
+    throw Error(origin + ": input shape must be positive");
+
+  ParsedArchitecture pa;
+  ArchitectureInfo& info = pa.info;
+  info.name = j.value("name", std::string("custom"));
+  info.inChannels = channels;
+  info.inHeight = height;
+  info.inWidth = width;
+
+  int c = channels, h = height, w = width;
+  bool flat = false;
+  double rfH = 1, jump = 1, start = 0.5;
+  std::map<std::string, int> counters;
+  std::set<std::string> names;
+  const auto& layers = j["layers"];
+  if (layers.empty()) throw Error(origin + ": \"layers\" is empty");
+  if (layers.size() > 1000) throw Error(origin + ": more than 1000 layers");
+
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const json& L = layers[i];
+    if (!L.is_object() || !L.contains("type") || !L["type"].is_string())
+      throw Error(origin + ": layer " + std::to_string(i + 1) + " needs a \"type\" string");
+    LayerSpec s;
+    s.type = L["type"].get<std::string>();
+    if (!kTypes.count(s.type))
+      throw Error(origin + ": layer " + std::to_string(i + 1) + " has unknown type '" + s.type +
+                  "' (known: conv, batchnorm, relu, leakyrelu, maxpool, avgpool, flatten, "
+                  "linear, residual)");
+    s.name = s.type + std::to_string(++counters[s.type]);
+    if (L.contains("name")) {
+      if (!L["name"].is_string()) throw Error(origin + ": layer names must be strings");
+      s.name = L["name"].get<std::string>();
+    }
+    if (!names.insert(s.name).second)
+      throw Error(origin + ": two layers are named '" + s.name + "'");
+    const std::string where = origin + ": layer '" + s.name + "'";
+    s.inChannels = c;
+    s.flatInput = flat;
+    LayerInfo li;
+    li.name = s.name;
+    li.type = s.type;
+    long long params = 0;
+
+    auto spatialOnly = [&] {
+      if (flat) throw Error(where + " (" + s.type + ") needs a spatial input but follows flatten");
+    };
+    auto shrink = [&](int k, int st, int p) {
+      int oh = (h + 2 * p - k) / st + 1;
+      int ow = (w + 2 * p - k) / st + 1;
+      if (h + 2 * p < k || w + 2 * p < k || oh < 1 || ow < 1)
+        throw Error(where + ": the feature map shrinks to nothing (input " + std::to_string(h) +
+                    "x" + std::to_string(w) + ", kernel " + std::to_string(k) + ", stride " +
+                    std::to_string(st) + ", padding " + std::to_string(p) +
+                    "); the input image is too small for this architecture");
+      h = oh;
+      w = ow;
+      start += ((k - 1) / 2.0 - p) * jump;
+      rfH += (k - 1) * jump;
+      jump *= st;
+    };
+
+    if (s.type == "conv") {
+      spatialOnly();
+      s.out = intField(L, "out", kRequired, 1, 65536, where);
+      s.kernel = intField(L, "kernel", kRequired, 1, 64, where);
+      s.stride = intField(L, "stride", 1, 1, 64, where);
+      s.padding = intField(L, "padding", 0, 0, 64, where);
+      s.bias = L.value("bias", true);
+      shrink(s.kernel, s.stride, s.padding);
+      params = static_cast<long long>(s.out) * c * s.kernel * s.kernel + (s.bias ? s.out : 0);
+      c = s.out;
+    } else if (s.type == "residual") {
+      // Basic block: conv k/s -> BN -> ReLU -> conv k/1 -> BN, plus a shortcut (1x1 conv + BN
+      // when the shape changes), then ReLU. Its receptive field is that of the main path.
+      spatialOnly();
+      s.out = intField(L, "out", kRequired, 1, 65536, where);
+      s.kernel = intField(L, "kernel", 3, 1, 63, where);
+      if (s.kernel % 2 == 0) throw Error(where + ": residual kernels must be odd");
+      s.stride = intField(L, "stride", 1, 1, 64, where);
+      s.padding = s.kernel / 2;
+      shrink(s.kernel, s.stride, s.padding);
+      rfH += (s.kernel - 1) * jump;
+      long long k2 = static_cast<long long>(s.kernel) * s.kernel;
+      params = s.out * c * k2 + s.out * static_cast<long long>(s.out) * k2 + 4LL * s.out;
+      if (c != s.out || s.stride != 1) params += static_cast<long long>(c) * s.out + 2LL * s.out;
+      c = s.out;
+    } else if (s.type == "maxpool" || s.type == "avgpool") {
+      spatialOnly();
+      s.kernel = intField(L, "kernel", kRequired, 1, 64, where);
+      s.stride = intField(L, "stride", s.kernel, 1, 64, where);
+      s.padding = intField(L, "padding", 0, 0, 32, where);
+      if (2 * s.padding > s.kernel) throw Error(where + ": padding must be at most half the kernel");
+      shrink(s.kernel, s.stride, s.padding);
+    } else if (s.type == "batchnorm") {
+      params = 2LL * c;
+    } else if (s.type == "relu") {
+    } else if (s.type == "leakyrelu") {
+      s.slope = L.value("slope", 0.2);
+    } else if (s.type == "flatten") {
+      if (!flat) {
+        long long feats = static_cast<long long>(c) * h * w;
+        if (feats > (1LL << 26)) throw Error(where + ": flattening gives too many features");
+        c = static_cast<int>(feats);
+        flat = true;
+        // A flat feature sees the whole input.
+        rfH = std::max(height, width);
+        jump = 1;
+        start = std::max(height, width) / 2.0;
+        h = w = 1;
+      }
+    } else if (s.type == "linear") {
+      if (!flat) throw Error(where + ": linear layers need a flatten before them");
+      s.out = intField(L, "out", kRequired, 1, 65536, where);
+      s.bias = L.value("bias", true);
+      params = static_cast<long long>(c) * s.out + (s.bias ? s.out : 0);
+      c = s.out;
+    }
+    li.channels = c;
+    li.height = flat ? 1 : h;
+    li.width = flat ? 1 : w;
+    li.flat = flat;
+    li.rfSize = rfH;
+    li.rfJump = jump;
+    li.rfStart = start;
+    li.parameters = params;
+    info.layers.push_back(li);
+    pa.specs.push_back(s);
+  }
+
+  const json outs = j.value("outputs", json::object());
+  if (!outs.is_object()) throw Error(origin + ": \"outputs\" must be an object");
+  auto pick = [&](const char* key, bool spatial) -> std::string {
+    if (!outs.contains(key)) {
+      if (std::string(key) == "y") return info.layers.back().name;
+      throw Error(origin + ": \"outputs\" must name the \"" + key + "\" layer");
+    }
+    std::string n = outs[key].get<std::string>();
+    const LayerInfo* found = nullptr;
+    for (const auto& l : info.layers)
+      if (l.name == n) found = &l;
+    if (!found) throw Error(origin + ": the " + key + " layer '" + n + "' does not exist");
+    if (spatial && found->flat)
+      throw Error(origin + ": the " + key + " layer '" + n + "' must be a spatial feature map");
+    if (std::string(key) == "y" && !found->flat)
+      throw Error(origin + ": the y layer '" + n + "' must be a flat vector");
+    return n;
+  };
+  info.localLayer = pick("local", true);
+  info.convLayer = outs.contains("conv") ? pick("conv", true) : info.localLayer;
+  info.yLayer = pick("y", false);
+  info.fcLayer = outs.contains("fc") ? pick("fc", false) : info.yLayer;
+  // The global vector must come after the local map, or "local vs global" means nothing.
+  auto index = [&](const std::string& n) {
+    for (std::size_t i = 0; i < info.layers.size(); ++i)
+      if (info.layers[i].name == n) return i;
+    return std::size_t(0);
+  };
+  if (index(info.yLayer) <= index(info.localLayer))
+    throw Error(origin + ": the y layer must come after the local layer");
+  return pa;
+}
+
+ArchitectureInfo analyzeArchitecture(const std::string& json, int channels, int height, int width,
+                                     const std::string& origin) {
+  return parseArchitecture(json, channels, height, width, origin).info;
+}
+
+std::string resolveArchitecture(const std::string& arch, int height, int width) {
+  if (arch.empty() || arch == "auto") {
+    const int s = std::max(height, width);
+    if (s <= 28) return presetJson("dcgan28");
+    if (s <= 32) return presetJson("dcgan32");
+    return presetJson("alex64");
+  }
+  for (const auto& p : presetNames())
+    if (p == arch) return presetJson(p);
+  if (std::filesystem::exists(arch)) return readFileText(arch);
+  std::string known;
+  for (const auto& p : presetNames()) known += (known.empty() ? "" : ", ") + p;
+  throw Error("architecture '" + arch + "' is neither a preset (" + known + ") nor a file");
+}
+
+}  // namespace infomax

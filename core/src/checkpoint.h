@@ -1,0 +1,32 @@
+#pragma once
+// Checkpoint container: magic, JSON metadata, a torch archive of tensors, and a CRC-32 over
+// everything, so truncation and corruption are caught before any state is touched.
+// File layout: "IMXCKPT1" | u64 meta length | meta JSON | u64 archive length | archive | u32 CRC.
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace infomax {
+
+struct CheckpointFile {
+  nlohmann::json meta;
+  std::string archive;  // bytes of a torch::serialize archive
+};
+
+// Writes atomically (temp file, fsync, rename). Throws Error naming the path.
+void writeCheckpointFile(const std::string& path, const nlohmann::json& meta,
+                         const std::string& archive);
+// Reads and verifies; throws Error naming the path and what is wrong with it.
+CheckpointFile readCheckpointFile(const std::string& path);
+
+// Copies tensors from an archive into a module's parameters and buffers under a key prefix;
+// any missing key or shape mismatch throws Error naming the tensor and both shapes.
+void loadModuleState(torch::serialize::InputArchive& archive, torch::nn::Module& module,
+                     const std::string& prefix, const std::string& origin);
+void saveModuleState(torch::serialize::OutputArchive& archive, const torch::nn::Module& module,
+                     const std::string& prefix);
+
+}  // namespace infomax

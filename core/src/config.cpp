@@ -1,0 +1,224 @@
+#include "infomax/config.h"
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "fileutil.h"
+#include "infomax/error.h"
+
+namespace infomax {
+
+using nlohmann::json;
+
+namespace {
+
+template <typename E>
+struct EnumName {
+  E value;
+  const char* name;
+};
+
+const EnumName<Mode> kModes[] = {
+    {Mode::Local, "local"}, {Mode::Global, "global"}, {Mode::LocalGlobal, "local+global"}};
+const EnumName<Estimator> kEstimators[] = {{Estimator::Jsd, "jsd"},
+                                           {Estimator::Nce, "nce"},
+                                           {Estimator::Dv, "dv"},
+                                           {Estimator::Nwj, "nwj"}};
+const EnumName<HeadKind> kHeads[] = {{HeadKind::EncodeDot, "encode-dot"},
+                                     {HeadKind::ConcatConv, "concat-conv"},
+                                     {HeadKind::GlobalDisc, "global-disc"}};
+const EnumName<Precision> kPrecisions[] = {{Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"}};
+
+template <typename E, std::size_t N>
+const char* nameOf(const EnumName<E> (&table)[N], E v) {
+  for (const auto& e : table)
+    if (e.value == v) return e.name;
+  return "?";
+}
+
+template <typename E, std::size_t N>
+E parseEnum(const EnumName<E> (&table)[N], const std::string& s, const char* what) {
+  std::string choices;
+  for (const auto& e : table) {
+    if (s == e.name) return e.value;
+    choices += choices.empty() ? "" : ", ";
+    choices += e.name;
+  }
+  throw Error("unknown " + std::string(what) + " '" + s + "' (choose " + choices + ")");
+}
+
+// One JSON binding per setting: how to write it and how to read it back with type checks.
+struct Field {
+  const char* key;
+  std::function<json(const TrainConfig&)> get;
+  std::function<void(TrainConfig&, const json&)> set;
+};
+
+template <typename T>
+Field plain(const char* key, T TrainConfig::*member) {
+  return {key, [member](const TrainConfig& c) { return json(c.*member); },
+          [member](TrainConfig& c, const json& j) { c.*member = j.get<T>(); }};
+}
+
+template <typename E, std::size_t N>
+Field enumField(const char* key, E TrainConfig::*member, const EnumName<E> (&table)[N]) {
+  return {key, [member, &table](const TrainConfig& c) { return json(nameOf(table, c.*member)); },
+          [member, &table, key](TrainConfig& c, const json& j) {
+            c.*member = parseEnum(table, j.get<std::string>(), key);
+          }};
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> f = {
+      plain("data", &TrainConfig::dataPath),
+      {"format", [](const TrainConfig& c) { return json(toString(c.format)); },
+       [](TrainConfig& c, const json& j) { c.format = dataFormatFromString(j.get<std::string>()); }},
+      plain("split", &TrainConfig::split),
+      plain("resize", &TrainConfig::resize),
+      plain("data_limit", &TrainConfig::dataLimit),
+      plain("arch", &TrainConfig::arch),
+      {"arch_json",
+       [](const TrainConfig& c) { return c.archJson.empty() ? json() : json::parse(c.archJson); },
+       [](TrainConfig& c, const json& j) { c.archJson = j.is_null() ? "" : j.dump(2); }},
+      enumField("mode", &TrainConfig::mode, kModes),
+      enumField("estimator", &TrainConfig::estimator, kEstimators),
+      enumField("local_head", &TrainConfig::localHead, kHeads),
+      enumField("global_head", &TrainConfig::globalHead, kHeads),
+      plain("head_units", &TrainConfig::headUnits),
+      plain("concat_negatives", &TrainConfig::concatNegatives),
+      plain("alpha", &TrainConfig::alpha),
+      plain("beta", &TrainConfig::beta),
+      plain("gamma", &TrainConfig::gamma),
+      plain("mine_correction", &TrainConfig::mineCorrection),
+      plain("mine_ema_rate", &TrainConfig::mineEmaRate),
+      plain("score_clip", &TrainConfig::scoreClip),
+      plain("batch", &TrainConfig::batch),
+      plain("lr", &TrainConfig::lr),
+      plain("adam_beta1", &TrainConfig::adamBeta1),
+      plain("adam_beta2", &TrainConfig::adamBeta2),
+      plain("steps", &TrainConfig::steps),
+      plain("epochs", &TrainConfig::epochs),
+      plain("seed", &TrainConfig::seed),
+      plain("threads", &TrainConfig::threads),
+      plain("device", &TrainConfig::device),
+      enumField("precision", &TrainConfig::precision, kPrecisions),
+      plain("pad_to", &TrainConfig::padTo),
+      plain("crop_pad", &TrainConfig::cropPad),
+      plain("hflip", &TrainConfig::hflip),
+      plain("prefetch", &TrainConfig::prefetch),
+      plain("out", &TrainConfig::outDir),
+      plain("log_every", &TrainConfig::logEvery),
+      plain("checkpoint_every", &TrainConfig::checkpointEvery),
+  };
+  return f;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw Error("invalid setting: " + message);
+}
+
+bool finite(double v) { return std::isfinite(v); }
+
+}  // namespace
+
+const char* toString(Mode m) { return nameOf(kModes, m); }
+const char* toString(Estimator e) { return nameOf(kEstimators, e); }
+const char* toString(HeadKind h) { return nameOf(kHeads, h); }
+const char* toString(Precision p) { return nameOf(kPrecisions, p); }
+Mode modeFromString(const std::string& s) {
+  if (s == "both" || s == "global+local") return Mode::LocalGlobal;
+  return parseEnum(kModes, s, "mode");
+}
+Estimator estimatorFromString(const std::string& s) {
+  if (s == "infonce") return Estimator::Nce;
+  if (s == "mine") return Estimator::Dv;
+  return parseEnum(kEstimators, s, "estimator");
+}
+HeadKind headFromString(const std::string& s) { return parseEnum(kHeads, s, "head"); }
+Precision precisionFromString(const std::string& s) {
+  return parseEnum(kPrecisions, s, "precision");
+}
+
+std::int64_t TrainConfig::totalSteps(std::int64_t trainImages) const {
+  if (steps > 0) return steps;
+  const std::int64_t perEpoch = std::max<std::int64_t>(1, trainImages / std::max(1, batch));
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(epochs * perEpoch)));
+}
+
+void TrainConfig::validate() const {
+  require(batch >= 2, "batch must be at least 2 (negatives come from other images), got " +
+                          std::to_string(batch));
+  require(batch <= 65536, "batch " + std::to_string(batch) + " is absurdly large");
+  require(finite(lr) && lr > 0 && lr < 10, "lr must be in (0, 10), got " + std::to_string(lr));
+  require(finite(adamBeta1) && adamBeta1 >= 0 && adamBeta1 < 1, "adam_beta1 must be in [0, 1)");
+  require(finite(adamBeta2) && adamBeta2 >= 0 && adamBeta2 < 1, "adam_beta2 must be in [0, 1)");
+  require(steps >= 0, "steps must not be negative");
+  require(steps > 0 || (finite(epochs) && epochs > 0 && epochs <= 1e6),
+          "either steps > 0 or epochs in (0, 1e6] is needed");
+  for (auto [name, v] : {std::pair<const char*, double>{"alpha", alpha}, {"beta", beta},
+                         {"gamma", gamma}})
+    require(finite(v) && v >= 0 && v <= 1e4, std::string(name) + " must be in [0, 1e4]");
+  require(alpha > 0 || beta > 0, "alpha or beta must be positive (no MI term is active)");
+  require(headUnits >= 1 && headUnits <= 16384, "head_units must be in [1, 16384], got " +
+                                                    std::to_string(headUnits));
+  require(concatNegatives >= 1, "concat_negatives must be at least 1");
+  require(localHead != HeadKind::GlobalDisc, "local_head cannot be global-disc");
+  require(globalHead != HeadKind::ConcatConv, "global_head cannot be concat-conv");
+  require(finite(mineEmaRate) && mineEmaRate > 0 && mineEmaRate <= 1,
+          "mine_ema_rate must be in (0, 1]");
+  require(finite(scoreClip) && scoreClip >= 0, "score_clip must be >= 0");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  require(threads >= 0 && threads <= 4 * cores,
+          "threads must be in [0, " + std::to_string(4 * cores) + "], got " +
+              std::to_string(threads));
+  require(device == "cpu" || device.rfind("cuda", 0) == 0,
+          "device must be cpu or cuda[:N], got '" + device + "'");
+  require(resize >= 0 && resize <= 4096, "resize must be in [0, 4096]");
+  require(padTo >= 0 && padTo <= 4096, "pad_to must be in [0, 4096]");
+  require(cropPad >= 0 && cropPad <= 64, "crop_pad must be in [0, 64]");
+  require(prefetch >= 1 && prefetch <= 64, "prefetch must be in [1, 64]");
+  require(logEvery >= 1, "log_every must be at least 1");
+  require(checkpointEvery >= 0, "checkpoint_every must not be negative");
+  require(dataLimit >= 0, "data_limit must not be negative");
+}
+
+std::string TrainConfig::toJson() const {
+  json j = json::object();
+  for (const auto& f : fields()) j[f.key] = f.get(*this);
+  return j.dump(2);
+}
+
+TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(origin + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw Error(origin + ": expected a JSON object");
+  TrainConfig c;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const Field* field = nullptr;
+    for (const auto& f : fields())
+      if (it.key() == f.key) field = &f;
+    if (!field) throw Error(origin + ": unknown setting '" + it.key() + "'");
+    try {
+      field->set(c, it.value());
+    } catch (const json::exception& e) {
+      throw Error(origin + ": setting '" + it.key() + "' has the wrong type (" + e.what() + ")");
+    } catch (const Error& e) {
+      throw Error(origin + ": " + e.what());
+    }
+  }
+  return c;
+}
+
+TrainConfig TrainConfig::fromFile(const std::string& path) {
+  return fromJson(readFileText(path), path);
+}
+
+}  // namespace infomax

@@ -1,0 +1,99 @@
+#pragma once
+// Discriminator heads of Deep InfoMax: they turn (global vector, feature) pairs into scores.
+// Every head scores all pairs of a batch with batched products — no per-pair loops.
+// Thread rules: torch modules — one thread at a time.
+
+#include <torch/torch.h>
+
+namespace infomax {
+
+// Positive and negative scores anchored on each image's global vector:
+// pos N x P (its own P features), neg N x Q (features of other images).
+struct PairScores {
+  torch::Tensor pos;
+  torch::Tensor neg;
+  torch::Tensor all;  // N x N x M all-pairs scores where the head computes them (else undefined)
+};
+
+// "Encode" half of encode-and-dot: Linear -> BN -> ReLU -> Linear plus a linear shortcut
+// (initialised near the identity), then LayerNorm; on rows (a 1x1 conv on channels-last maps).
+class MiNetImpl : public torch::nn::Module {
+ public:
+  MiNetImpl(int in, int units);
+  torch::Tensor forward(const torch::Tensor& rows);  // R x in -> R x units
+
+ private:
+  torch::nn::Linear m_l1{nullptr}, m_l2{nullptr}, m_skip{nullptr};
+  torch::nn::BatchNorm1d m_bn{nullptr};
+  torch::nn::LayerNorm m_ln{nullptr};
+};
+TORCH_MODULE(MiNet);
+
+// Flattens an N x C x H x W map to (N*H*W) x C rows (channels-last).
+torch::Tensor mapToRows(const torch::Tensor& map);
+
+// Local encode-and-dot: score(Y_i, l_{j,m}) = <phi(Y_i), psi(l_{j,m})>.
+class EncodeDotLocalImpl : public torch::nn::Module {
+ public:
+  EncodeDotLocalImpl(int localChannels, int yDim, int units);
+  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y);
+
+ private:
+  MiNet m_local{nullptr}, m_global{nullptr};
+};
+TORCH_MODULE(EncodeDotLocal);
+
+// Local concat-and-convolve: Y tiled onto every location, then 1x1 convs 512-512-1. Scoring all
+// N^2 M pairs would need N^2 M x 512 activations, so negatives come from K shifted batches.
+class ConcatConvLocalImpl : public torch::nn::Module {
+ public:
+  ConcatConvLocalImpl(int localChannels, int yDim, int negatives, int hidden = 512);
+  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y);
+
+ private:
+  torch::Tensor score(const torch::Tensor& a, const torch::Tensor& b);
+  torch::nn::Linear m_wl{nullptr}, m_wy{nullptr}, m_l2{nullptr}, m_l3{nullptr};
+  int m_negatives;
+};
+TORCH_MODULE(ConcatConvLocal);
+
+// Global encode-and-dot: the whole local map is encoded to one vector (conv, fc) and dotted
+// with an encoding of Y.
+class EncodeDotGlobalImpl : public torch::nn::Module {
+ public:
+  EncodeDotGlobalImpl(int channels, int height, int width, int yDim, int units);
+  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y);
+
+ private:
+  torch::nn::Conv2d m_conv{nullptr};
+  torch::nn::BatchNorm2d m_bn{nullptr};
+  torch::nn::Linear m_fc{nullptr}, m_out{nullptr}, m_y{nullptr};
+  torch::nn::BatchNorm1d m_fcBn{nullptr};
+};
+TORCH_MODULE(EncodeDotGlobal);
+
+// Global discriminator: 3x3 convs on the map, flatten, concatenated with Y, MLP 512-512-1.
+// The first MLP layer is split so all N^2 (map, Y) pairs cost N^2 x 512, not N^2 x inputs.
+class GlobalDiscImpl : public torch::nn::Module {
+ public:
+  GlobalDiscImpl(int channels, int height, int width, int yDim, int hidden = 512);
+  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y);
+
+ private:
+  torch::nn::Conv2d m_c1{nullptr}, m_c2{nullptr};
+  torch::nn::Linear m_wf{nullptr}, m_wy{nullptr}, m_l2{nullptr}, m_l3{nullptr};
+};
+TORCH_MODULE(GlobalDisc);
+
+// Prior discriminator (1000 -> 200 -> 1): tells sigmoid(Y) from Uniform[0,1]^D samples.
+class PriorDiscImpl : public torch::nn::Module {
+ public:
+  explicit PriorDiscImpl(int yDim);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Sequential m_net{nullptr};
+};
+TORCH_MODULE(PriorDisc);
+
+}  // namespace infomax

@@ -1,0 +1,164 @@
+#include "loader.h"
+
+#include <chrono>
+#include <random>
+
+#include "infomax/error.h"
+
+namespace infomax {
+
+namespace {
+
+// SplitMix64: a tiny, well-mixed generator whose output is the same on every platform.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Writes one image into a C x H x W float buffer: centred, shifted by (dy, dx), optionally
+// mirrored, scaled to [-1, 1]; pixels from outside the image are -1 (black).
+void writeImage(const ImageSet& set, std::int64_t index, int th, int tw, int dy, int dx, bool flip,
+                float* out) {
+  const int c = set.channels, h = set.height, w = set.width;
+  const std::uint8_t* src = set.image(static_cast<int>(index));
+  const int offY = (th - h) / 2 + dy, offX = (tw - w) / 2 + dx;
+  for (int ch = 0; ch < c; ++ch) {
+    const std::uint8_t* plane = src + static_cast<std::size_t>(ch) * h * w;
+    float* dst = out + static_cast<std::size_t>(ch) * th * tw;
+    for (int y = 0; y < th; ++y) {
+      const int sy = y - offY;
+      for (int x = 0; x < tw; ++x) {
+        int sx = x - offX;
+        if (flip) sx = w - 1 - sx;
+        float v = -1.0f;
+        if (sy >= 0 && sy < h && sx >= 0 && sx < w)
+          v = plane[static_cast<std::size_t>(sy) * w + sx] * (2.0f / 255.0f) - 1.0f;
+        dst[static_cast<std::size_t>(y) * tw + x] = v;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+torch::Tensor imagesToTensor(const ImageSet& set, const std::vector<std::int64_t>& indices,
+                             int th, int tw) {
+  th = std::max(th, set.height);
+  tw = std::max(tw, set.width);
+  auto t = torch::empty({static_cast<int64_t>(indices.size()), set.channels, th, tw});
+  float* p = t.data_ptr<float>();
+  const std::size_t stride = static_cast<std::size_t>(set.channels) * th * tw;
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    writeImage(set, indices[i], th, tw, 0, 0, false, p + stride * i);
+  return t;
+}
+
+BatchLoader::BatchLoader(std::shared_ptr<const ImageSet> data, int batch, LoaderOptions options)
+    : m_data(std::move(data)), m_batch(batch), m_opt(options) {
+  if (!m_data || m_data->count < batch)
+    throw Error("the data set has " + std::to_string(m_data ? m_data->count : 0) +
+                " images, fewer than one batch of " + std::to_string(batch));
+  m_opt.targetHeight = std::max(m_opt.targetHeight, m_data->height);
+  m_opt.targetWidth = std::max(m_opt.targetWidth, m_data->width);
+  m_stepsPerEpoch = m_data->count / batch;  // the last partial batch is dropped
+}
+
+BatchLoader::~BatchLoader() { stopThread(); }
+
+void BatchLoader::stopThread() {
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_stop = true;
+  }
+  m_cv.notify_all();
+  if (m_thread.joinable()) m_thread.join();
+  m_queue.clear();
+  m_stop = false;
+}
+
+const std::vector<std::int64_t>& BatchLoader::permutation(std::int64_t epoch) {
+  if (epoch != m_permEpoch) {
+    m_perm.resize(m_data->count);
+    for (int i = 0; i < m_data->count; ++i) m_perm[i] = i;
+    std::uint64_t state = mix(m_opt.seed ^ mix(static_cast<std::uint64_t>(epoch) + 1));
+    for (std::int64_t i = m_data->count - 1; i > 0; --i) {
+      state = mix(state);
+      std::swap(m_perm[i], m_perm[state % static_cast<std::uint64_t>(i + 1)]);
+    }
+    m_permEpoch = epoch;
+  }
+  return m_perm;
+}
+
+Batch BatchLoader::make(std::int64_t step) {
+  const std::int64_t epoch = step / m_stepsPerEpoch, within = step % m_stepsPerEpoch;
+  const auto& perm = permutation(epoch);
+  const int th = m_opt.targetHeight, tw = m_opt.targetWidth, c = m_data->channels;
+  Batch b;
+  b.step = step;
+  b.images = torch::empty({m_batch, c, th, tw});
+  b.labels = torch::empty({m_batch}, torch::kLong);
+  float* p = b.images.data_ptr<float>();
+  auto* lab = b.labels.data_ptr<std::int64_t>();
+  std::uint64_t aug = mix(m_opt.seed * 0xD1B54A32D192ED03ull ^ mix(static_cast<std::uint64_t>(step)));
+  for (int i = 0; i < m_batch; ++i) {
+    const std::int64_t idx = perm[within * m_batch + i];
+    int dy = 0, dx = 0;
+    bool flip = false;
+    if (m_opt.cropPad > 0) {
+      const int span = 2 * m_opt.cropPad + 1;
+      aug = mix(aug);
+      dy = static_cast<int>(aug % span) - m_opt.cropPad;
+      dx = static_cast<int>((aug >> 20) % span) - m_opt.cropPad;
+    }
+    if (m_opt.hflip) {
+      aug = mix(aug);
+      flip = (aug >> 40) & 1;
+    }
+    writeImage(*m_data, idx, th, tw, dy, dx, flip,
+               p + static_cast<std::size_t>(i) * c * th * tw);
+    lab[i] = m_data->labelled() ? m_data->labels[idx] : -1;
+  }
+  return b;
+}
+
+void BatchLoader::produce(std::int64_t step) {
+  try {
+    for (;; ++step) {
+      Batch b = make(step);
+      std::unique_lock<std::mutex> lock(m_mutex);
+      m_cv.wait(lock, [&] { return m_stop || static_cast<int>(m_queue.size()) < m_opt.prefetch; });
+      if (m_stop) return;
+      m_queue.push_back(std::move(b));
+      m_cv.notify_all();
+    }
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_error = e.what();
+    m_cv.notify_all();
+  }
+}
+
+void BatchLoader::start(std::int64_t firstStep) {
+  stopThread();
+  m_error.clear();
+  m_thread = std::thread([this, firstStep] { produce(firstStep); });
+}
+
+Batch BatchLoader::next(double* waitMs) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(m_mutex);
+  m_cv.wait(lock, [&] { return !m_queue.empty() || !m_error.empty(); });
+  if (m_queue.empty()) throw Error("data loader failed: " + m_error);
+  Batch b = std::move(m_queue.front());
+  m_queue.pop_front();
+  lock.unlock();
+  m_cv.notify_all();
+  if (waitMs)
+    *waitMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return b;
+}
+
+}  // namespace infomax

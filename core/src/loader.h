@@ -1,0 +1,76 @@
+#pragma once
+// BatchLoader: turns an in-memory ImageSet into normalised, optionally augmented float batches,
+// prepared ahead on a background thread. Batch contents depend only on (seed, step), so a
+// resumed run sees exactly the batches an uninterrupted run would.
+// Thread rules: construct, next() and the destructor on one thread (the trainer's worker);
+// the producer thread is private.
+
+#include <torch/torch.h>
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "infomax/imageset.h"
+
+namespace infomax {
+
+struct LoaderOptions {
+  int targetHeight = 0;  // images are centred and zero-padded up to this size
+  int targetWidth = 0;
+  int cropPad = 0;       // random translation by up to this many pixels (zero fill)
+  bool hflip = false;
+  std::uint64_t seed = 0;
+  int prefetch = 4;
+};
+
+struct Batch {
+  std::int64_t step = 0;
+  torch::Tensor images;  // N x C x H x W float in [-1, 1]
+  torch::Tensor labels;  // N int64 (-1 where unknown)
+};
+
+// Converts images [first, first + count) of a set to a normalised N x C x H x W float tensor,
+// padded to the target size, without augmentation (evaluation, inspection).
+torch::Tensor imagesToTensor(const ImageSet& set, const std::vector<std::int64_t>& indices,
+                             int targetHeight, int targetWidth);
+
+class BatchLoader final {
+ public:
+  BatchLoader(std::shared_ptr<const ImageSet> data, int batch, LoaderOptions options);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  // Starts (or restarts) producing batches from the given global step on.
+  void start(std::int64_t firstStep);
+  // The next batch in step order; waitMs receives how long the call blocked.
+  Batch next(double* waitMs = nullptr);
+
+  std::int64_t stepsPerEpoch() const { return m_stepsPerEpoch; }
+  // Builds the batch of a step synchronously (what the producer thread does).
+  Batch make(std::int64_t step);
+
+ private:
+  void stopThread();
+  void produce(std::int64_t firstStep);
+  const std::vector<std::int64_t>& permutation(std::int64_t epoch);
+
+  std::shared_ptr<const ImageSet> m_data;
+  int m_batch;
+  LoaderOptions m_opt;
+  std::int64_t m_stepsPerEpoch;
+  std::int64_t m_permEpoch = -1;
+  std::vector<std::int64_t> m_perm;
+
+  std::thread m_thread;
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::deque<Batch> m_queue;
+  bool m_stop = false;
+  std::string m_error;
+};
+
+}  // namespace infomax

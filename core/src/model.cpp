@@ -1,0 +1,76 @@
+#include "model.h"
+
+namespace infomax {
+
+bool localActive(const TrainConfig& c) { return c.mode != Mode::Global && c.beta > 0; }
+bool globalActive(const TrainConfig& c) { return c.mode != Mode::Local && c.alpha > 0; }
+
+DimModelImpl::DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& config)
+    : m_config(config) {
+  encoder = register_module("encoder", Encoder(arch));
+  const auto& info = arch.info;
+  const auto& local = info.layer(info.localLayer);
+  const int yDim = info.yDim();
+  if (localActive(config)) {
+    if (config.localHead == HeadKind::ConcatConv)
+      m_localConcat = register_module(
+          "local_head", ConcatConvLocal(local.channels, yDim, config.concatNegatives));
+    else
+      m_localDot =
+          register_module("local_head", EncodeDotLocal(local.channels, yDim, config.headUnits));
+  }
+  if (globalActive(config)) {
+    if (config.globalHead == HeadKind::GlobalDisc)
+      m_globalDisc = register_module(
+          "global_head", GlobalDisc(local.channels, local.height, local.width, yDim));
+    else
+      m_globalDot = register_module(
+          "global_head",
+          EncodeDotGlobal(local.channels, local.height, local.width, yDim, config.headUnits));
+  }
+}
+
+torch::Tensor DimModelImpl::clip(const torch::Tensor& s) const {
+  if (m_config.scoreClip <= 0 || !s.defined()) return s;
+  const double c = m_config.scoreClip;
+  return c * torch::tanh(s / c);
+}
+
+PairScores DimModelImpl::localPairs(const EncoderOutputs& f) {
+  return m_localConcat ? m_localConcat(f.local, f.y) : m_localDot(f.local, f.y);
+}
+
+PairScores DimModelImpl::globalPairs(const EncoderOutputs& f) {
+  return m_globalDisc ? m_globalDisc(f.local, f.y) : m_globalDot(f.local, f.y);
+}
+
+DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
+                                 MineState* globalMine) {
+  const auto& c = m_config;
+  DimOutputs out;
+  out.features = encoder(x);
+  auto total = torch::zeros({}, x.options().dtype(torch::kFloat));
+  MineState* lm = c.mineCorrection ? localMine : nullptr;
+  MineState* gm = c.mineCorrection ? globalMine : nullptr;
+  if (localActive(c)) {
+    out.localScores = localPairs(out.features);
+    out.local = estimateMI(c.estimator, clip(out.localScores.pos), clip(out.localScores.neg), lm,
+                           c.mineEmaRate);
+    total = total + c.beta * out.local->loss;
+  }
+  if (globalActive(c)) {
+    auto g = globalPairs(out.features);
+    out.global = estimateMI(c.estimator, clip(g.pos), clip(g.neg), gm, c.mineEmaRate);
+    total = total + c.alpha * out.global->loss;
+  }
+  if (c.gamma > 0 && prior && !prior->is_empty()) {
+    // Non-saturating generator loss: the encoder wants D(sigmoid(Y)) to read "prior sample".
+    auto d = (*prior)(torch::sigmoid(out.features.y)).to(torch::kFloat);
+    out.priorLoss = torch::nn::functional::softplus(-d).mean();
+    total = total + c.gamma * out.priorLoss;
+  }
+  out.total = total;
+  return out;
+}
+
+}  // namespace infomax

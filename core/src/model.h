@@ -1,0 +1,55 @@
+#pragma once
+// DimModel: encoder + the active local/global heads; computes the DIM objective of a batch.
+// The prior discriminator is a separate module with its own optimiser (adversarial).
+// Thread rules: torch modules — one thread at a time.
+
+#include <torch/torch.h>
+
+#include <optional>
+
+#include "archspec.h"
+#include "encoder.h"
+#include "estimators.h"
+#include "heads.h"
+#include "infomax/config.h"
+
+namespace infomax {
+
+struct DimOutputs {
+  EncoderOutputs features;
+  std::optional<MiEstimate> local;
+  std::optional<MiEstimate> global;
+  PairScores localScores;   // kept for the pair inspector
+  torch::Tensor priorLoss;  // encoder's prior-matching loss (undefined if gamma == 0)
+  torch::Tensor total;      // alpha * global + beta * local + gamma * prior
+};
+
+class DimModelImpl : public torch::nn::Module {
+ public:
+  DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& config);
+
+  // Forward pass and objective. mine states are used by DV with MINE correction.
+  DimOutputs forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
+                     MineState* globalMine);
+
+  Encoder encoder{nullptr};
+  const TrainConfig& config() const { return m_config; }
+
+ private:
+  PairScores localPairs(const EncoderOutputs& f);
+  PairScores globalPairs(const EncoderOutputs& f);
+  torch::Tensor clip(const torch::Tensor& s) const;
+
+  TrainConfig m_config;
+  EncodeDotLocal m_localDot{nullptr};
+  ConcatConvLocal m_localConcat{nullptr};
+  EncodeDotGlobal m_globalDot{nullptr};
+  GlobalDisc m_globalDisc{nullptr};
+};
+TORCH_MODULE(DimModel);
+
+// Whether the config turns each term on.
+bool localActive(const TrainConfig& c);
+bool globalActive(const TrainConfig& c);
+
+}  // namespace infomax

@@ -1,0 +1,588 @@
+#include "infomax/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "archspec.h"
+#include "checkpoint.h"
+#include "fileutil.h"
+#include "infomax/architecture.h"
+#include "infomax/error.h"
+#include "infomax/imageset.h"
+#include "loader.h"
+#include "model.h"
+
+namespace infomax {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+const char* toString(RunStatus s) {
+  switch (s) {
+    case RunStatus::Finished: return "finished";
+    case RunStatus::Stopped: return "stopped";
+    case RunStatus::Diverged: return "diverged";
+    case RunStatus::Failed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kCheckpointsKept = 3;
+
+std::string formatValue(double v) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "" : (v > 0 ? "inf" : "-inf");
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.8g", v);
+  return buf;
+}
+
+std::string csvRow(const MetricSample& s) {
+  std::string row;
+  const auto v = s.values();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) row += ',';
+    row += formatValue(v[i]);
+  }
+  return row + '\n';
+}
+
+std::string csvHeader() {
+  std::string h;
+  for (const auto& c : MetricSample::columns()) h += (h.empty() ? "" : ",") + c;
+  return h + '\n';
+}
+
+// Sets a config's architecture JSON and returns it parsed for the data's image shape.
+ParsedArchitecture resolveModel(TrainConfig& cfg, const ImageSet& data, int& th, int& tw) {
+  if (cfg.archJson.empty()) cfg.archJson = resolveArchitecture(cfg.arch, data.height, data.width);
+  int dh = 0, dw = 0;
+  declaredInputSize(cfg.archJson, dh, dw);
+  th = std::max({data.height, cfg.padTo, dh});
+  tw = std::max({data.width, cfg.padTo, dw});
+  const std::string origin = (cfg.arch.empty() || cfg.arch == "auto") ? "architecture"
+                                                                        : "architecture " + cfg.arch;
+  return parseArchitecture(cfg.archJson, data.channels, th, tw, origin);
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  TrainConfig cfg;
+  ParsedArchitecture arch;
+  std::shared_ptr<ImageSet> data;
+  torch::Device device{torch::kCPU};
+  int targetH = 0, targetW = 0;
+  DimModel model{nullptr};
+  PriorDisc prior{nullptr};
+  std::unique_ptr<torch::optim::Adam> opt, priorOpt;
+  MineState localMine, globalMine;
+  std::unique_ptr<BatchLoader> loader;
+  std::string runDir;
+  std::int64_t total = 0;
+  double wallOffset = 0;  // seconds trained before this process (resumed runs)
+  std::string lastCheckpoint;
+
+  std::atomic<std::int64_t> step{0};
+  std::atomic<bool> paused{false}, stopRequested{false}, checkpointRequested{false};
+  std::atomic<double> lr{1e-4};
+  std::atomic<bool> running{false};
+  std::int64_t injectAt = -1;
+
+  std::mutex sampleMutex;
+  std::vector<MetricSample> pending;
+  std::function<void()> listener;
+  std::mutex pauseMutex;
+  std::condition_variable pauseCv;
+
+  void build(TrainConfig config);
+  void createRunFolder();
+  json metaJson() const;
+  std::string saveCheckpointTo(const std::string& path);
+  void loadCheckpoint(const std::string& path);
+  bool trainStep(const Batch& batch, bool wantStats, MetricSample& sample, std::string& why);
+  void appendMetrics(const std::vector<MetricSample>& rows);
+  void pruneCheckpoints();
+  void publish(std::vector<MetricSample> rows);
+};
+
+void Trainer::Impl::build(TrainConfig config) {
+  cfg = std::move(config);
+  cfg.validate();
+  if (cfg.dataPath.empty()) cfg.dataPath = defaultDataPath();
+  DataSpec spec;
+  spec.path = cfg.dataPath;
+  spec.format = cfg.format;
+  spec.split = cfg.split;
+  spec.resize = cfg.resize;
+  spec.limit = cfg.dataLimit;
+  data = std::make_shared<ImageSet>(loadImageSet(spec));
+  if (data->count < cfg.batch)
+    throw Error("data set " + cfg.dataPath + " has " + std::to_string(data->count) +
+                " images, fewer than one batch of " + std::to_string(cfg.batch));
+  arch = resolveModel(cfg, *data, targetH, targetW);
+
+  try {
+    device = torch::Device(cfg.device);
+  } catch (const c10::Error&) {
+    throw Error("invalid setting: unknown device '" + cfg.device + "'");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw Error("invalid setting: device " + cfg.device + " requested but this LibTorch has no CUDA");
+
+  torch::manual_seed(cfg.seed);
+  model = DimModel(arch, cfg);
+  if (cfg.gamma > 0) prior = PriorDisc(arch.info.yDim());
+  model->to(device);
+  if (prior) prior->to(device);
+  auto adam = [&](std::vector<torch::Tensor> params) {
+    return std::make_unique<torch::optim::Adam>(
+        std::move(params), torch::optim::AdamOptions(cfg.lr).betas({cfg.adamBeta1, cfg.adamBeta2}));
+  };
+  opt = adam(model->parameters());
+  if (prior) priorOpt = adam(prior->parameters());
+  lr = cfg.lr;
+
+  LoaderOptions lo;
+  lo.targetHeight = targetH;
+  lo.targetWidth = targetW;
+  lo.cropPad = cfg.cropPad;
+  lo.hflip = cfg.hflip;
+  lo.seed = cfg.seed;
+  lo.prefetch = cfg.prefetch;
+  loader = std::make_unique<BatchLoader>(data, cfg.batch, lo);
+  total = cfg.totalSteps(data->count);
+}
+
+void Trainer::Impl::createRunFolder() {
+  if (cfg.outDir.empty()) return;
+  runDir = cfg.outDir;
+  if (fs::exists(fs::path(runDir) / "checkpoints") && !fs::is_empty(fs::path(runDir) / "checkpoints"))
+    throw Error("run folder " + runDir +
+                " already holds a run; resume it (infomax resume) or choose another --out");
+  makeDirectories((fs::path(runDir) / "checkpoints").string());
+  writeFileAtomic((fs::path(runDir) / "config.json").string(), cfg.toJson() + "\n");
+  writeFileAtomic((fs::path(runDir) / "metrics.csv").string(), csvHeader());
+}
+
+json Trainer::Impl::metaJson() const {
+  json m;
+  m["format"] = 1;
+  m["step"] = step.load();
+  m["epoch"] = static_cast<double>(step.load()) / loader->stepsPerEpoch();
+  m["total_steps"] = total;
+  m["lr"] = lr.load();
+  m["wall_s"] = wallOffset;
+  m["config"] = json::parse(cfg.toJson());
+  m["input"] = {arch.info.inChannels, arch.info.inHeight, arch.info.inWidth};
+  m["arch_name"] = arch.info.name;
+  m["mine_local"] = localMine.logMovingAverage;
+  m["mine_global"] = globalMine.logMovingAverage;
+  m["rng"] = "batches, augmentation and prior samples derive from (seed, step); torch's default "
+             "generator state is stored as rng/torch";
+  return m;
+}
+
+std::string Trainer::Impl::saveCheckpointTo(const std::string& path) {
+  torch::serialize::OutputArchive ar;
+  saveModuleState(ar, *model, "model/");
+  if (prior) saveModuleState(ar, *prior, "prior/");
+  torch::serialize::OutputArchive optAr, priorOptAr;
+  opt->save(optAr);
+  ar.write("optimizer", optAr);
+  if (priorOpt) {
+    priorOpt->save(priorOptAr);
+    ar.write("prior_optimizer", priorOptAr);
+  }
+  ar.write("rng/torch", at::detail::getDefaultCPUGenerator().get_state(), true);
+  std::ostringstream bytes;
+  ar.save_to(bytes);
+  json meta = metaJson();
+  writeCheckpointFile(path, meta, bytes.str());
+  lastCheckpoint = path;
+  return path;
+}
+
+void Trainer::Impl::loadCheckpoint(const std::string& path) {
+  CheckpointFile f = readCheckpointFile(path);
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(f.archive.data(), f.archive.size(), device);
+  } catch (const c10::Error&) {
+    throw Error("checkpoint " + path + ": corrupt tensor archive");
+  }
+  const std::string origin = "checkpoint " + path;
+  loadModuleState(ar, *model, "model/", origin);
+  if (prior) loadModuleState(ar, *prior, "prior/", origin);
+  try {
+    torch::serialize::InputArchive optAr;
+    if (ar.try_read("optimizer", optAr)) opt->load(optAr);
+    torch::serialize::InputArchive priorOptAr;
+    if (priorOpt && ar.try_read("prior_optimizer", priorOptAr)) priorOpt->load(priorOptAr);
+    torch::Tensor rng;
+    if (ar.try_read("rng/torch", rng, true)) {
+      at::Generator gen = at::detail::getDefaultCPUGenerator();  // shares the default state
+      gen.set_state(rng);
+    }
+  } catch (const c10::Error& e) {
+    throw Error(origin + ": optimizer state does not fit the model");
+  }
+  const json& m = f.meta;
+  step = m.value("step", std::int64_t{0});
+  wallOffset = m.value("wall_s", 0.0);
+  lr = m.value("lr", cfg.lr);
+  for (auto& group : opt->param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr.load());
+  auto readMine = [&](const char* key) {
+    return m.contains(key) && m[key].is_number() ? m[key].get<double>()
+                                                 : std::numeric_limits<double>::quiet_NaN();
+  };
+  localMine.logMovingAverage = readMine("mine_local");
+  globalMine.logMovingAverage = readMine("mine_global");
+  lastCheckpoint = path;
+}
+
+bool Trainer::Impl::trainStep(const Batch& batch, bool wantStats, MetricSample& sample,
+                              std::string& why) {
+  auto x = batch.images.to(device, /*non_blocking=*/true);
+  // BN running statistics change in the forward pass; keep them to roll back a bad step.
+  std::vector<torch::Tensor> buffers = model->buffers(), saved;
+  saved.reserve(buffers.size());
+  for (auto& b : buffers) saved.push_back(b.clone());
+  auto rollback = [&] {
+    torch::NoGradGuard g;
+    for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
+    opt->zero_grad();
+  };
+
+  model->train();
+  if (prior) prior->train();
+  const bool bf16 = cfg.precision == Precision::Bf16;
+  if (bf16) {
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  DimOutputs out = model->forward(x, prior ? &prior : nullptr, &localMine, &globalMine);
+  if (bf16) {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(false);
+  }
+  double loss = out.total.item<double>();
+  if (injectAt == batch.step) loss = std::numeric_limits<double>::quiet_NaN();
+  if (!std::isfinite(loss)) {
+    rollback();
+    why = "the loss became " + formatValue(loss) + (std::isnan(loss) ? "nan" : "");
+    return false;
+  }
+  opt->zero_grad();
+  out.total.backward();
+  // Gradient hook point: a data-parallel trainer all-reduces gradients here.
+  torch::Tensor gradSum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+  for (auto& p : model->parameters())
+    if (p.grad().defined()) gradSum += p.grad().sum().to(torch::kDouble);
+  const double g = gradSum.item<double>();
+  if (!std::isfinite(g)) {
+    rollback();
+    why = "a gradient became non-finite";
+    return false;
+  }
+  opt->step();
+
+  if (prior && cfg.gamma > 0) {
+    auto gen = at::detail::createCPUGenerator(cfg.seed * 0x9E3779B97F4A7C15ull + batch.step);
+    auto y = out.features.y.detach();
+    auto q = torch::sigmoid(y);
+    auto u = torch::rand(q.sizes(), gen, q.options().device(torch::kCPU)).to(device);
+    namespace F = torch::nn::functional;
+    auto dLoss = F::softplus(prior(q)).mean() + F::softplus(-prior(u)).mean();
+    priorOpt->zero_grad();
+    dLoss.backward();
+    priorOpt->step();
+    if (wantStats) {
+      sample.priorDiscLoss = dLoss.item<double>();
+      sample.priorLoss = out.priorLoss.item<double>();
+    }
+  }
+  if (wantStats) {
+    sample.loss = loss;
+    if (out.local) sample.local = termStats(*out.local);
+    if (out.global) sample.global = termStats(*out.global);
+  }
+  return true;
+}
+
+void Trainer::Impl::appendMetrics(const std::vector<MetricSample>& rows) {
+  if (runDir.empty() || rows.empty()) return;
+  const std::string path = (fs::path(runDir) / "metrics.csv").string();
+  std::string text;
+  for (const auto& r : rows) text += csvRow(r);
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) throw Error("cannot append to " + path + ": " + std::strerror(errno));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!ok || !closed) throw Error("cannot append to " + path + ": " + std::strerror(errno));
+}
+
+void Trainer::Impl::pruneCheckpoints() {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(runDir) / "checkpoints", ec))
+    if (e.path().extension() == ".imx") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (std::size_t i = 0; i + kCheckpointsKept < files.size(); ++i) fs::remove(files[i], ec);
+}
+
+void Trainer::Impl::publish(std::vector<MetricSample> rows) {
+  {
+    std::lock_guard<std::mutex> lock(sampleMutex);
+    pending.insert(pending.end(), rows.begin(), rows.end());
+  }
+  if (listener) listener();
+}
+
+Trainer::Trainer(TrainConfig config) : m_impl(std::make_unique<Impl>()) {
+  m_impl->build(std::move(config));
+  m_impl->createRunFolder();
+}
+
+Trainer::Trainer(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Trainer::~Trainer() = default;
+
+std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t extraSteps) {
+  std::string ckpt = path;
+  if (fs::is_directory(path)) ckpt = latestCheckpoint(path);
+  CheckpointFile f = readCheckpointFile(ckpt);
+  if (!f.meta.contains("config"))
+    throw Error("checkpoint " + ckpt + ": metadata has no config");
+  TrainConfig cfg = TrainConfig::fromJson(f.meta["config"].dump(), "checkpoint " + ckpt);
+  const std::int64_t at = f.meta.value("step", std::int64_t{0});
+  if (extraSteps > 0) cfg.steps = at + extraSteps;
+  // The run folder is the one that holds the checkpoint.
+  const fs::path dir = fs::path(ckpt).parent_path();
+  cfg.outDir = dir.filename() == "checkpoints" ? dir.parent_path().string() : std::string();
+  auto impl = std::make_unique<Impl>();
+  impl->build(cfg);
+  impl->runDir = cfg.outDir;
+  impl->loadCheckpoint(ckpt);
+  if (!impl->runDir.empty()) {
+    // Drop metrics logged after the checkpoint (they will be recomputed) and any torn last line.
+    const std::string csv = (fs::path(impl->runDir) / "metrics.csv").string();
+    std::string kept = csvHeader();
+    if (fs::exists(csv)) {
+      std::istringstream in(readFileText(csv));
+      std::string line;
+      std::getline(in, line);
+      const std::size_t columns = MetricSample::columns().size();
+      while (std::getline(in, line)) {
+        if (in.eof()) break;  // no trailing newline: a torn write
+        if (static_cast<std::size_t>(std::count(line.begin(), line.end(), ',')) + 1 != columns)
+          continue;
+        char* end = nullptr;
+        const double s = std::strtod(line.c_str(), &end);
+        if (end == line.c_str() || s > static_cast<double>(impl->step.load())) continue;
+        kept += line + '\n';
+      }
+    }
+    writeFileAtomic(csv, kept);
+  }
+  return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+RunResult Trainer::run() {
+  Impl& d = *m_impl;
+  RunResult result;
+  d.running = true;
+  struct RunningGuard {
+    std::atomic<bool>& flag;
+    ~RunningGuard() { flag = false; }
+  } guard{d.running};
+
+  const int threads = d.cfg.threads > 0 ? d.cfg.threads
+                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);  // per thread: must run on the worker itself
+
+  auto checkpointPath = [&] {
+    char name[64];
+    std::snprintf(name, sizeof name, "step-%010lld.imx", static_cast<long long>(d.step.load()));
+    return (fs::path(d.runDir) / "checkpoints" / name).string();
+  };
+  auto writeCheckpoint = [&] {
+    if (d.runDir.empty()) return;
+    d.saveCheckpointTo(checkpointPath());
+    d.pruneCheckpoints();
+  };
+
+  const auto start = Clock::now();
+  const double wallAtStart = d.wallOffset;
+  auto wallNow = [&] {
+    return wallAtStart + std::chrono::duration<double>(Clock::now() - start).count();
+  };
+
+  std::vector<MetricSample> batchRows;
+  double waitSum = 0, stepSum = 0;
+  int stepsSinceSample = 0;
+  auto lastSample = Clock::now();
+
+  try {
+    d.loader->start(d.step);
+    while (d.step < d.total) {
+      if (d.stopRequested) break;
+      if (d.paused) {
+        std::unique_lock<std::mutex> lock(d.pauseMutex);
+        d.pauseCv.wait_for(lock, std::chrono::milliseconds(100));
+        lastSample = Clock::now();
+        if (d.checkpointRequested.exchange(false)) writeCheckpoint();
+        continue;
+      }
+      double waitMs = 0;
+      Batch batch = d.loader->next(&waitMs);
+      const double lrNow = d.lr;
+      for (auto& group : d.opt->param_groups())
+        static_cast<torch::optim::AdamOptions&>(group.options()).lr(lrNow);
+      if (d.priorOpt)
+        for (auto& group : d.priorOpt->param_groups())
+          static_cast<torch::optim::AdamOptions&>(group.options()).lr(lrNow);
+
+      const std::int64_t next = d.step + 1;
+      const bool wantStats = next % d.cfg.logEvery == 0 || next == d.total;
+      MetricSample s;
+      std::string why;
+      const auto t0 = Clock::now();
+      if (!d.trainStep(batch, wantStats, s, why)) {
+        d.wallOffset = wallNow();
+        result.status = RunStatus::Diverged;
+        result.step = d.step;
+        result.message = "training diverged at step " + std::to_string(next) + ": " + why +
+                         "; the step was rejected and the last good state (step " +
+                         std::to_string(d.step.load()) + ") kept";
+        try {
+          writeCheckpoint();
+        } catch (const Error& e) {
+          result.message += std::string("; saving it failed: ") + e.what();
+        }
+        result.lastCheckpoint = d.lastCheckpoint;
+        if (!batchRows.empty()) d.appendMetrics(batchRows);
+        return result;
+      }
+      stepSum += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      waitSum += waitMs;
+      ++stepsSinceSample;
+      d.step = next;
+      if (wantStats) {
+        const auto now = Clock::now();
+        const double secs = std::chrono::duration<double>(now - lastSample).count();
+        s.step = next;
+        s.epoch = static_cast<double>(next) / d.loader->stepsPerEpoch();
+        s.wallSeconds = wallNow();
+        s.lr = lrNow;
+        s.imagesPerSecond = secs > 0 ? stepsSinceSample * d.cfg.batch / secs : kNoValue;
+        s.dataWaitMs = waitSum / stepsSinceSample;
+        s.stepMs = stepSum / stepsSinceSample;
+        waitSum = stepSum = 0;
+        stepsSinceSample = 0;
+        lastSample = now;
+        batchRows.push_back(s);
+        d.appendMetrics(batchRows);
+        d.publish(std::move(batchRows));
+        batchRows.clear();
+      }
+      d.wallOffset = wallNow();
+      if (d.cfg.checkpointEvery > 0 && d.step % d.cfg.checkpointEvery == 0 && d.step < d.total)
+        writeCheckpoint();
+      if (d.checkpointRequested.exchange(false)) writeCheckpoint();
+    }
+    d.wallOffset = wallNow();
+    writeCheckpoint();
+    result.status = d.step >= d.total ? RunStatus::Finished : RunStatus::Stopped;
+    result.message = d.step >= d.total ? "finished " + std::to_string(d.step.load()) + " steps"
+                                       : "stopped at step " + std::to_string(d.step.load());
+  } catch (const std::exception& e) {
+    result.status = RunStatus::Failed;
+    result.message = e.what();
+  }
+  result.step = d.step;
+  result.lastCheckpoint = d.lastCheckpoint;
+  return result;
+}
+
+void Trainer::pause() { m_impl->paused = true; }
+void Trainer::resume() {
+  m_impl->paused = false;
+  m_impl->pauseCv.notify_all();
+}
+void Trainer::stop() {
+  m_impl->stopRequested = true;
+  m_impl->pauseCv.notify_all();
+}
+void Trainer::setLearningRate(double lr) {
+  if (!std::isfinite(lr) || lr <= 0 || lr >= 10)
+    throw Error("invalid setting: lr must be in (0, 10), got " + std::to_string(lr));
+  m_impl->lr = lr;
+}
+void Trainer::requestCheckpoint() { m_impl->checkpointRequested = true; }
+bool Trainer::isPaused() const { return m_impl->paused; }
+
+std::vector<MetricSample> Trainer::takeSamples() {
+  std::lock_guard<std::mutex> lock(m_impl->sampleMutex);
+  std::vector<MetricSample> out;
+  out.swap(m_impl->pending);
+  return out;
+}
+
+void Trainer::setSampleListener(std::function<void()> listener) {
+  m_impl->listener = std::move(listener);
+}
+
+std::int64_t Trainer::step() const { return m_impl->step; }
+std::int64_t Trainer::totalSteps() const { return m_impl->total; }
+double Trainer::learningRate() const { return m_impl->lr; }
+const TrainConfig& Trainer::config() const { return m_impl->cfg; }
+std::string Trainer::runDir() const { return m_impl->runDir; }
+int Trainer::trainImages() const { return m_impl->data->count; }
+
+std::string Trainer::describeModel() const {
+  const auto& info = m_impl->arch.info;
+  long long headParams = 0;
+  for (const auto& p : m_impl->model->named_parameters())
+    if (p.key().rfind("encoder.", 0) != 0) headParams += p.value().numel();
+  std::ostringstream o;
+  o << info.name << " on " << info.inChannels << "x" << info.inHeight << "x" << info.inWidth
+    << ": encoder " << info.parameters() << " parameters, heads " << headParams
+    << "; local layer '" << info.localLayer << "' " << info.layer(info.localLayer).channels << "x"
+    << info.layer(info.localLayer).height << "x" << info.layer(info.localLayer).width
+    << " (receptive field " << info.layer(info.localLayer).rfSize << " px)";
+  return o.str();
+}
+
+std::string Trainer::saveCheckpoint(const std::string& path) {
+  if (m_impl->running) throw Error("cannot save a checkpoint while training runs; use requestCheckpoint()");
+  std::string p = path;
+  if (p.empty()) {
+    if (m_impl->runDir.empty()) throw Error("no run folder and no checkpoint path given");
+    char name[64];
+    std::snprintf(name, sizeof name, "step-%010lld.imx", static_cast<long long>(m_impl->step.load()));
+    p = (fs::path(m_impl->runDir) / "checkpoints" / name).string();
+  }
+  return m_impl->saveCheckpointTo(p);
+}
+
+void Trainer::injectNonFiniteAtStep(std::int64_t step) { m_impl->injectAt = step; }
+
+}  // namespace infomax

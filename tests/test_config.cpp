@@ -1,0 +1,121 @@
+// Tests of TrainConfig: JSON round trip, error messages, validation of absurd settings.
+#include <QtTest>
+
+#include "infomax/config.h"
+#include "infomax/error.h"
+
+using namespace infomax;
+
+class TestConfig : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void roundTrip() {
+    TrainConfig c;
+    c.dataPath = "/tmp/x";
+    c.format = DataFormat::Cifar10;
+    c.mode = Mode::LocalGlobal;
+    c.estimator = Estimator::Nwj;
+    c.localHead = HeadKind::ConcatConv;
+    c.globalHead = HeadKind::GlobalDisc;
+    c.alpha = 0.5;
+    c.batch = 17;
+    c.lr = 3e-4;
+    c.seed = 12345678901ull;
+    c.precision = Precision::Bf16;
+    c.hflip = true;
+    c.archJson = R"({"layers": []})";
+    const std::string j = c.toJson();
+    TrainConfig d = TrainConfig::fromJson(j);
+    QCOMPARE(QString::fromStdString(d.toJson()), QString::fromStdString(j));
+    QCOMPARE(d.batch, 17);
+    QCOMPARE(d.seed, 12345678901ull);
+    QVERIFY(d.mode == Mode::LocalGlobal);
+    QVERIFY(d.estimator == Estimator::Nwj);
+    QVERIFY(d.precision == Precision::Bf16);
+    QVERIFY(d.format == DataFormat::Cifar10);
+  }
+
+  void missingKeysKeepDefaults() {
+    TrainConfig d = TrainConfig::fromJson(R"({"batch": 8})");
+    QCOMPARE(d.batch, 8);
+    QCOMPARE(d.lr, TrainConfig{}.lr);
+  }
+
+  void errorsNameTheKey_data() {
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("unknown key") << R"({"batchsize": 8})" << "batchsize";
+    QTest::newRow("wrong type") << R"({"batch": "eight"})" << "batch";
+    QTest::newRow("bad enum") << R"({"estimator": "foo"})" << "foo";
+    QTest::newRow("not json") << "{batch" << "not valid JSON";
+    QTest::newRow("not object") << "[1,2]" << "object";
+  }
+  void errorsNameTheKey() {
+    QFETCH(QString, json);
+    QFETCH(QString, needle);
+    try {
+      TrainConfig::fromJson(json.toStdString(), "my.json");
+      QFAIL("no error");
+    } catch (const Error& e) {
+      const QString msg = e.what();
+      QVERIFY2(msg.contains(needle), qPrintable(msg));
+      QVERIFY2(msg.contains("my.json"), qPrintable(msg));
+    }
+  }
+
+  void validation_data() {
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("batch 0") << R"({"batch": 0})" << "batch";
+    QTest::newRow("batch 1") << R"({"batch": 1})" << "batch";
+    QTest::newRow("negative lr") << R"({"lr": -0.1})" << "lr";
+    QTest::newRow("nan-ish lr") << R"({"lr": 1e300})" << "lr";
+    QTest::newRow("no term") << R"({"alpha": 0, "beta": 0})" << "alpha or beta";
+    QTest::newRow("threads") << R"({"threads": 100000})" << "threads";
+    QTest::newRow("device") << R"({"device": "tpu"})" << "device";
+    QTest::newRow("head units") << R"({"head_units": 0})" << "head_units";
+    QTest::newRow("epochs") << R"({"steps": 0, "epochs": 0})" << "epochs";
+    QTest::newRow("negative gamma") << R"({"gamma": -1})" << "gamma";
+    QTest::newRow("local global-disc") << R"({"local_head": "global-disc"})" << "local_head";
+  }
+  void validation() {
+    QFETCH(QString, json);
+    QFETCH(QString, needle);
+    TrainConfig c = TrainConfig::fromJson(json.toStdString());
+    try {
+      c.validate();
+      QFAIL("validate() accepted an absurd setting");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains(needle), e.what());
+    }
+  }
+
+  void defaultsAreValid() {
+    TrainConfig c;
+    c.validate();
+    QVERIFY(c.mode == Mode::Local);
+    QCOMPARE(c.alpha, 0.0);
+    QCOMPARE(c.beta, 1.0);
+    QCOMPARE(c.gamma, 0.1);
+  }
+
+  void totalSteps() {
+    TrainConfig c;
+    c.batch = 64;
+    c.steps = 0;
+    c.epochs = 2;
+    QCOMPARE(c.totalSteps(60000), std::int64_t(2 * (60000 / 64)));
+    c.steps = 7;
+    QCOMPARE(c.totalSteps(60000), std::int64_t(7));
+  }
+
+  void enumNames() {
+    QVERIFY(estimatorFromString("infonce") == Estimator::Nce);
+    QVERIFY(modeFromString("local+global") == Mode::LocalGlobal);
+    QCOMPARE(QString(toString(Estimator::Dv)), QString("dv"));
+    QVERIFY_THROWS_EXCEPTION(Error, headFromString("bogus"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestConfig)
+#include "test_config.moc"

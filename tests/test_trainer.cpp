@@ -1,0 +1,238 @@
+// Tests of the Trainer on a Fashion-MNIST slice: determinism, resume equivalence, divergence
+// handling, thread-safe controls, run-folder safety, and that local DIM actually learns.
+#include <QtTest>
+
+#include <QTemporaryDir>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "infomax/error.h"
+#include "infomax/trainer.h"
+
+using namespace infomax;
+namespace fs = std::filesystem;
+
+namespace {
+
+TrainConfig smallConfig() {
+  TrainConfig c;
+  c.dataLimit = 640;
+  c.batch = 16;
+  c.headUnits = 32;
+  c.threads = 1;
+  c.steps = 12;
+  c.logEvery = 1;
+  c.checkpointEvery = 0;
+  c.seed = 7;
+  return c;
+}
+
+std::vector<MetricSample> runAll(Trainer& t) {
+  RunResult r = t.run();
+  if (r.status != RunStatus::Finished) qWarning("run ended: %s", r.message.c_str());
+  return t.takeSamples();
+}
+
+bool haveData() { return fs::exists(defaultDataPath()); }
+
+}  // namespace
+
+class TestTrainer : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void init() {
+    if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
+  }
+
+  void deterministic() {
+    Trainer a(smallConfig()), b(smallConfig());
+    auto sa = runAll(a), sb = runAll(b);
+    QCOMPARE(sa.size(), size_t(12));
+    QCOMPARE(sb.size(), size_t(12));
+    for (size_t i = 0; i < sa.size(); ++i) {
+      QCOMPARE(sa[i].step, std::int64_t(i + 1));
+      QCOMPARE(sa[i].loss, sb[i].loss);
+      QCOMPARE(sa[i].local.mi, sb[i].local.mi);
+    }
+    // A different seed gives a different run.
+    TrainConfig other = smallConfig();
+    other.seed = 8;
+    Trainer c(other);
+    auto sc = runAll(c);
+    QVERIFY(sc[0].loss != sa[0].loss);
+  }
+
+  void resumeMatchesUninterruptedRun() {
+    QTemporaryDir dir;
+    TrainConfig full = smallConfig();
+    full.steps = 10;
+    full.hflip = true;
+    full.cropPad = 2;
+    Trainer a(full);
+    auto sa = runAll(a);
+
+    TrainConfig half = full;
+    half.steps = 5;
+    half.outDir = dir.filePath("run").toStdString();
+    {
+      Trainer b(half);
+      RunResult r = b.run();
+      QCOMPARE(r.status, RunStatus::Finished);
+      QVERIFY(fs::exists(r.lastCheckpoint));
+    }
+    auto b2 = Trainer::resume(half.outDir, 5);
+    QCOMPARE(b2->step(), std::int64_t(5));
+    QCOMPARE(b2->totalSteps(), std::int64_t(10));
+    auto sb = runAll(*b2);
+    QCOMPARE(sb.size(), size_t(5));
+    for (size_t i = 0; i < sb.size(); ++i) {
+      QCOMPARE(sb[i].step, sa[i + 5].step);
+      QVERIFY2(std::abs(sb[i].loss - sa[i + 5].loss) <= 1e-6 * std::max(1.0, std::abs(sa[i + 5].loss)),
+               qPrintable(QString("step %1: %2 vs %3").arg(sb[i].step).arg(sb[i].loss).arg(sa[i + 5].loss)));
+    }
+    // metrics.csv holds each step once, in order.
+    std::ifstream csv(half.outDir + "/metrics.csv");
+    std::string line;
+    std::getline(csv, line);
+    QVERIFY(line.rfind("step,", 0) == 0);
+    long expected = 1;
+    while (std::getline(csv, line)) QCOMPARE(std::stol(line), expected++);
+    QCOMPARE(expected, 11L);
+  }
+
+  void nonFiniteStepIsRejected() {
+    QTemporaryDir dir;
+    TrainConfig c = smallConfig();
+    c.outDir = dir.filePath("run").toStdString();
+    Trainer t(c);
+    t.injectNonFiniteAtStep(6);  // the 7th step (steps are counted from 0)
+    RunResult r = t.run();
+    QCOMPARE(r.status, RunStatus::Diverged);
+    QCOMPARE(r.step, std::int64_t(6));
+    QVERIFY2(QString::fromStdString(r.message).contains("non-finite") ||
+                 QString::fromStdString(r.message).contains("nan"),
+             r.message.c_str());
+    QVERIFY(fs::exists(r.lastCheckpoint));
+    // The kept state is the last good one: resuming continues from step 6 with finite losses.
+    auto resumed = Trainer::resume(c.outDir, 3);
+    QCOMPARE(resumed->step(), std::int64_t(6));
+    auto s = runAll(*resumed);
+    QCOMPARE(s.size(), size_t(3));
+    for (const auto& m : s) QVERIFY(std::isfinite(m.loss));
+  }
+
+  void controlsFromAnotherThread() {
+    TrainConfig c = smallConfig();
+    c.steps = 100000;
+    Trainer t(c);
+    RunResult result;
+    std::thread worker([&] { result = t.run(); });
+    auto waitFor = [&](auto pred) {
+      for (int i = 0; i < 600 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      return pred();
+    };
+    QVERIFY(waitFor([&] { return t.step() >= 3; }));
+    t.pause();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto frozen = t.step();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    QCOMPARE(t.step(), frozen);
+    QVERIFY(t.isPaused());
+    t.setLearningRate(3e-3);
+    t.resume();
+    QVERIFY(waitFor([&] { return t.step() >= frozen + 3; }));
+    t.stop();
+    worker.join();
+    QCOMPARE(result.status, RunStatus::Stopped);
+    auto samples = t.takeSamples();
+    QVERIFY(!samples.empty());
+    QCOMPARE(samples.back().lr, 3e-3);
+    QVERIFY_THROWS_EXCEPTION(Error, t.setLearningRate(-1));
+  }
+
+  void refusesToOverwriteARun() {
+    QTemporaryDir dir;
+    TrainConfig c = smallConfig();
+    c.steps = 2;
+    c.outDir = dir.filePath("run").toStdString();
+    std::string ckpt;
+    {
+      Trainer t(c);
+      ckpt = t.run().lastCheckpoint;
+    }
+    const auto size = fs::file_size(ckpt);
+    try {
+      Trainer again(c);
+      QFAIL("overwrote a run");
+    } catch (const Error& e) {
+      QVERIFY(QString(e.what()).contains("already holds a run"));
+    }
+    QCOMPARE(fs::file_size(ckpt), size);
+  }
+
+  void corruptCheckpoints() {
+    QTemporaryDir dir;
+    TrainConfig c = smallConfig();
+    c.steps = 2;
+    c.outDir = dir.filePath("run").toStdString();
+    std::string ckpt;
+    {
+      Trainer t(c);
+      ckpt = t.run().lastCheckpoint;
+    }
+    std::string bytes;
+    {
+      std::ifstream in(ckpt, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto expectError = [&](const std::string& content, const QString& needle) {
+      const std::string path = dir.filePath("bad.imx").toStdString();
+      std::ofstream(path, std::ios::binary).write(content.data(), content.size());
+      try {
+        Trainer::resume(path);
+        QFAIL("accepted a broken checkpoint");
+      } catch (const Error& e) {
+        QVERIFY2(QString(e.what()).contains(needle), e.what());
+        QVERIFY2(QString(e.what()).contains("bad.imx"), e.what());
+      }
+    };
+    expectError(bytes.substr(0, bytes.size() / 2), "truncated");
+    std::string flipped = bytes;
+    flipped[flipped.size() / 2] ^= 0x40;
+    expectError(flipped, "checksum");
+    expectError("hello world, not a checkpoint", "magic");
+    expectError(std::string(), "magic");
+    QVERIFY(describeCheckpoint(ckpt).find("\"step\": 2") != std::string::npos);
+  }
+
+  void localDimLossFalls() {
+    TrainConfig c;
+    c.dataLimit = 4096;
+    c.batch = 32;
+    c.headUnits = 64;
+    c.steps = 160;
+    c.logEvery = 1;
+    c.checkpointEvery = 0;
+    c.lr = 1e-3;
+    c.gamma = 0;
+    Trainer t(c);
+    auto s = runAll(t);
+    QCOMPARE(s.size(), size_t(160));
+    double first = 0, last = 0, miFirst = 0, miLast = 0;
+    for (int i = 0; i < 20; ++i) {
+      first += s[i].local.loss / 20;
+      last += s[s.size() - 1 - i].local.loss / 20;
+      miFirst += s[i].local.mi / 20;
+      miLast += s[s.size() - 1 - i].local.mi / 20;
+    }
+    qInfo("local JSD loss %.4f -> %.4f, DV readout %.3f -> %.3f nats", first, last, miFirst, miLast);
+    QVERIFY2(last < first - 0.1, qPrintable(QString("%1 -> %2").arg(first).arg(last)));
+    QVERIFY(miLast > miFirst);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestTrainer)
+#include "test_trainer.moc"
