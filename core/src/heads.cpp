@@ -21,7 +21,10 @@ MiNetImpl::MiNetImpl(int in, int units) {
 }
 
 torch::Tensor MiNetImpl::forward(const torch::Tensor& rows) {
-  return m_ln(m_l2(torch::relu(m_bn(m_l1(rows)))) + m_skip(rows));
+  auto h = m_l2(torch::relu(m_bn(m_l1(rows)))) + m_skip(rows);
+  // LayerNorm's CPU kernel wants input and weight of one dtype; under bf16 autocast the linear
+  // layers return bf16 while LayerNorm's weights stay fp32.
+  return m_ln(h.scalar_type() == torch::kFloat ? h : h.to(torch::kFloat));
 }
 
 torch::Tensor mapToRows(const torch::Tensor& map) {
