@@ -1,4 +1,4 @@
-// infomax: the headless command-line front end of the engine (train, resume, export, info).
+// infomax: the headless command-line front end of the engine (train, resume, eval, export, info).
 
 #include <unistd.h>
 
@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "infomax/architecture.h"
 #include "infomax/config.h"
 #include "infomax/error.h"
+#include "infomax/evaluation.h"
 #include "infomax/imageset.h"
 #include "infomax/trainer.h"
 
@@ -160,6 +162,7 @@ model
   --local-head H       encode-dot|concat-conv;  --global-head H  encode-dot|global-disc
   --mine               DV: MINE's moving-average gradient correction
   --score-clip C       soft-clip scores to [-C, C]
+  --local-fraction F   fast mode: score a random fraction F of the local positions each step
 training
   --batch N --lr X --steps N | --epochs X --seed S
   --threads N          CPU threads (default: every core)   --device cpu|cuda[:N]
@@ -200,6 +203,8 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--head-units")) c.headUnits = static_cast<int>(toInt("--head-units", a.get("--head-units")));
   if (a.has("--mine")) c.mineCorrection = true;
   if (a.has("--score-clip")) c.scoreClip = toDouble("--score-clip", a.get("--score-clip"));
+  if (a.has("--local-fraction"))
+    c.localFraction = toDouble("--local-fraction", a.get("--local-fraction"));
   if (a.has("--batch")) c.batch = static_cast<int>(toInt("--batch", a.get("--batch")));
   if (a.has("--lr")) c.lr = toDouble("--lr", a.get("--lr"));
   if (a.has("--steps")) c.steps = toInt("--steps", a.get("--steps"));
@@ -223,7 +228,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
 const std::vector<std::string> kTrainValueFlags = {
     "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
-    "--score-clip", "--batch", "--lr", "--steps", "--epochs", "--seed", "--threads", "--device",
+    "--score-clip", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--seed", "--threads", "--device",
     "--precision", "--crop-pad", "--pad-to", "--out", "--log-every", "--checkpoint-every"};
 const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};
 
@@ -381,6 +386,162 @@ int cmdExport(Args& a) {
   return 0;
 }
 
+const char* kEvalHelp = R"(usage: infomax eval CHECKPOINT|RUN_DIR [options]
+
+Probes a trained encoder's frozen features: each probe is fitted on features of the
+train split and scored on the test split (docs/EVALUATION.md). Progress goes to stderr,
+the table (or --json) to stdout.
+
+  --data PATH          data set with train and test splits (default: the run's data)
+  --format F           auto|idx|cifar10|cifar100|stl10|folder (with --data)
+  --layer L            conv|fc|y|local|all or a comma list (default all = conv,fc,y)
+  --probe P            linear|knn|mlp|all or a comma list (default linear,knn)
+  --train-limit N      use the first N training images (default all)
+  --test-limit N       use the first N test images (default all)
+  --epochs N           epochs of the linear and MLP probes (default 10)
+  --knn-k N            kNN neighbours (default 20)
+  --knn-temperature T  kNN temperature (default 0.07)
+  --seed S             probes' seed and the random encoder's (default: the run's seed)
+  --threads N          CPU threads (default: every core)
+  --baselines          also probe raw pixels and a randomly initialised encoder
+  --json               print the results as a JSON array
+  --quiet              no progress
+)";
+
+// Splits "a,b,c" and expands "all" to the given full list.
+std::vector<std::string> listFlag(const Args& a, const std::string& flag,
+                                  const std::vector<std::string>& all,
+                                  const std::vector<std::string>& def) {
+  if (!a.has(flag)) return def;
+  std::vector<std::string> out;
+  std::stringstream in(a.get(flag));
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item == "all")
+      out.insert(out.end(), all.begin(), all.end());
+    else if (!item.empty())
+      out.push_back(item);
+  }
+  if (out.empty()) throw UsageError(flag + " needs a value");
+  return out;
+}
+
+// Draws evaluation progress on stderr: a redrawn bar on a terminal, otherwise one line per stage.
+// The header line waits for the first report, so a refused setting prints only its error.
+class EvalProgress final {
+ public:
+  EvalProgress(bool quiet, std::string header)
+      : m_quiet(quiet), m_tty(isatty(STDERR_FILENO)), m_header(std::move(header)) {}
+  ~EvalProgress() { finish(); }
+  std::function<void(double, const std::string&)> stage(int index, int count,
+                                                        const std::string& label) {
+    if (m_quiet) return {};
+    return [this, index, count, label](double f, const std::string& what) {
+      const double overall = (index + f) / count;
+      const std::string text = label + what;
+      const auto now = std::chrono::steady_clock::now();
+      if (!m_header.empty()) {
+        std::fprintf(stderr, "%s\n", m_header.c_str());
+        m_header.clear();
+      }
+      if (m_tty) {
+        if (now - m_last < std::chrono::milliseconds(200) && f < 1.0) return;
+        const int width = 24;
+        std::string bar(static_cast<std::size_t>(width * overall), '#');
+        bar.resize(width, '.');
+        std::fprintf(stderr, "\r[%s] %3.0f%% %-48.48s", bar.c_str(), overall * 100, text.c_str());
+        m_drawn = true;
+      } else {
+        // One line per stage: the text up to its first counter.
+        const std::string key = text.substr(0, text.find_first_of("0123456789"));
+        if (key == m_lastKey) return;
+        m_lastKey = key;
+        std::fprintf(stderr, "%3.0f%% %s\n", overall * 100, text.c_str());
+      }
+      std::fflush(stderr);
+      m_last = now;
+    };
+  }
+  void finish() {
+    if (m_drawn) std::fprintf(stderr, "\n");
+    m_drawn = false;
+  }
+
+ private:
+  bool m_quiet, m_tty;
+  std::string m_header;
+  bool m_drawn = false;
+  std::string m_lastKey;
+  std::chrono::steady_clock::time_point m_last{};
+};
+
+int cmdEval(Args& a) {
+  a.parse({"--data", "--format", "--layer", "--probe", "--train-limit", "--test-limit", "--epochs",
+           "--knn-k", "--knn-temperature", "--seed", "--threads"},
+          {"--baselines", "--json", "--quiet", "--help"});
+  if (a.has("--help")) {
+    std::cout << kEvalHelp;
+    return 0;
+  }
+  if (a.positional().size() != 1) throw UsageError("eval needs one checkpoint or run folder");
+  const std::string target = a.positional()[0];
+  EvalOptions o;
+  if (a.has("--data")) o.dataPath = a.get("--data");
+  if (a.has("--format")) o.format = dataFormatFromString(a.get("--format"));
+  o.layers = listFlag(a, "--layer", {"conv", "fc", "y"}, {"conv", "fc", "y"});
+  o.probes = listFlag(a, "--probe", {"linear", "knn", "mlp"}, {"linear", "knn"});
+  if (a.has("--train-limit")) o.trainLimit = toInt("--train-limit", a.get("--train-limit"));
+  if (a.has("--test-limit")) o.testLimit = toInt("--test-limit", a.get("--test-limit"));
+  if (a.has("--epochs")) o.linearEpochs = static_cast<int>(toInt("--epochs", a.get("--epochs")));
+  if (a.has("--knn-k")) o.knnK = static_cast<int>(toInt("--knn-k", a.get("--knn-k")));
+  if (a.has("--knn-temperature"))
+    o.knnTemperature = toDouble("--knn-temperature", a.get("--knn-temperature"));
+  if (a.has("--threads")) o.threads = static_cast<int>(toInt("--threads", a.get("--threads")));
+  const TrainConfig config = checkpointConfig(target);
+  o.seed =
+      a.has("--seed") ? static_cast<std::uint64_t>(toInt("--seed", a.get("--seed"))) : config.seed;
+  const bool baselines = a.has("--baselines"), quiet = a.has("--quiet");
+  const std::string checkpoint =
+      std::filesystem::is_directory(target) ? latestCheckpoint(target) : target;
+
+  std::vector<ProbeResult> results;
+  {
+    EvalProgress progress(quiet, "evaluating " + checkpoint);
+    const int stages = baselines ? 3 : 1;
+    o.progress = progress.stage(0, stages, baselines ? "checkpoint: " : "");
+    results = evaluateCheckpoint(target, o);
+    if (baselines) {
+      o.progress = progress.stage(1, stages, "raw pixels: ");
+      for (auto& r : evaluateRawPixels(config, o)) results.push_back(std::move(r));
+      o.progress = progress.stage(2, stages, "random encoder: ");
+      for (auto& r : evaluateRandomEncoder(config, o)) results.push_back(std::move(r));
+    }
+  }
+
+  if (a.has("--json")) {
+    std::ostringstream out;
+    out << "[";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const ProbeResult& r = results[i];
+      out << (i ? ",\n " : "") << "{\"source\": " << jsonEscape(r.source)
+          << ", \"layer\": " << jsonEscape(r.layer) << ", \"probe\": " << jsonEscape(r.probe)
+          << ", \"accuracy\": " << jsonNumber(r.accuracy) << ", \"feature_dim\": " << r.featureDim
+          << ", \"train_count\": " << r.trainCount << ", \"test_count\": " << r.testCount
+          << ", \"seconds\": " << jsonNumber(r.seconds) << "}";
+    }
+    out << "]";
+    std::cout << out.str() << std::endl;
+    return 0;
+  }
+  std::printf("%-11s %-7s %-7s %9s %7s %7s %7s %8s\n", "model", "layer", "probe", "accuracy", "dim",
+              "train", "test", "seconds");
+  for (const auto& r : results)
+    std::printf("%-11s %-7s %-7s %8.2f%% %7d %7d %7d %8.1f\n", r.source.c_str(), r.layer.c_str(),
+                r.probe.c_str(), r.accuracy * 100, r.featureDim, r.trainCount, r.testCount,
+                r.seconds);
+  return 0;
+}
+
 bool looksLikeCheckpoint(const std::string& path) {
   if (std::filesystem::is_directory(path))
     return std::filesystem::exists(std::filesystem::path(path) / "checkpoints");
@@ -439,6 +600,7 @@ Deep InfoMax (Hjelm et al., ICLR 2019) training engine, headless.
 commands
   train            train an encoder and write a run folder
   resume           continue a run from its latest checkpoint
+  eval             probe a trained encoder's features (linear, kNN, MLP) on a test split
   export-encoder   write the encoder's weights for Python's torch.load
   info             describe a checkpoint or a data set
   presets          list the built-in architectures
@@ -458,6 +620,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "train") return cmdTrain(args);
     if (cmd == "resume") return cmdResume(args);
+    if (cmd == "eval") return cmdEval(args);
     if (cmd == "export-encoder") return cmdExport(args);
     if (cmd == "info") return cmdInfo(args);
     if (cmd == "presets") {

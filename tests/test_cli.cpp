@@ -203,7 +203,7 @@ class TestCli : public QObject {
     const Run r = run({QStringLiteral("--help")});
     QVERIFY2(r.code == 0, qPrintable(r.describe()));
     const QString out = QString::fromUtf8(r.out);
-    for (const char* cmd : {"train", "resume", "export-encoder", "info"})
+    for (const char* cmd : {"train", "resume", "eval", "export-encoder", "info"})
       QVERIFY2(out.contains(QRegularExpression(QStringLiteral("^\\s+%1\\s").arg(QLatin1String(cmd)),
                                                QRegularExpression::MultilineOption)),
                qPrintable(QStringLiteral("--help does not list ") + QLatin1String(cmd) + "\n" + out));
@@ -234,7 +234,7 @@ class TestCli : public QObject {
 
   void commandHelp_data() {
     QTest::addColumn<QString>("command");
-    for (const char* c : {"train", "resume", "export-encoder", "info", "presets"})
+    for (const char* c : {"train", "resume", "eval", "export-encoder", "info", "presets"})
       QTest::newRow(c) << QString::fromLatin1(c);
   }
   void commandHelp() {
@@ -546,6 +546,76 @@ print(json.dumps({"type": type(state).__name__,
     QVERIFY2(r.code == 1, qPrintable(r.describe()));
     QVERIFY2(lines(r.err).size() == 1 && lines(r.err).first().contains(missing), qPrintable(r.describe()));
     QVERIFY(!QFileInfo::exists(out));
+  }
+
+  // ---- 7b. eval --------------------------------------------------------------------------
+
+  void evalWithBaselines() {
+    REQUIRE_DATA();
+    const QString ckpt = baseCheckpoint();
+    QVERIFY2(!ckpt.isEmpty(), qPrintable(m_baseError));
+    const Run r = run({QStringLiteral("eval"), m_baseRun, QStringLiteral("--train-limit"),
+                       QStringLiteral("300"), QStringLiteral("--test-limit"), QStringLiteral("200"),
+                       QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--layer"),
+                       QStringLiteral("fc,y"), QStringLiteral("--probe"),
+                       QStringLiteral("linear,knn"), QStringLiteral("--threads"),
+                       QStringLiteral("1"), QStringLiteral("--baselines"), QStringLiteral("--json")});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(r.out.trimmed(), &pe);
+    QVERIFY2(pe.error == QJsonParseError::NoError && doc.isArray(), qPrintable(r.describe()));
+    const QJsonArray results = doc.array();
+    // 2 layers x 2 probes for the checkpoint and the random encoder, 2 probes on raw pixels.
+    QCOMPARE(results.size(), 10);
+    QMap<QString, int> perSource;
+    for (const auto& v : results) {
+      const QJsonObject o = v.toObject();
+      const QString source = o.value(QStringLiteral("source")).toString();
+      ++perSource[source];
+      const double acc = o.value(QStringLiteral("accuracy")).toDouble(-1);
+      QVERIFY2(acc > 0 && acc <= 1, qPrintable(r.describe()));
+      QCOMPARE(o.value(QStringLiteral("train_count")).toInt(), 300);
+      QCOMPARE(o.value(QStringLiteral("test_count")).toInt(), 200);
+      const QString layer = o.value(QStringLiteral("layer")).toString();
+      const int dim = o.value(QStringLiteral("feature_dim")).toInt();
+      QCOMPARE(dim, layer == QStringLiteral("fc") ? 1024 : layer == QStringLiteral("y") ? 64 : 784);
+    }
+    QCOMPARE(perSource.value(QStringLiteral("checkpoint")), 4);
+    QCOMPARE(perSource.value(QStringLiteral("random")), 4);
+    QCOMPARE(perSource.value(QStringLiteral("pixels")), 2);
+
+    // Without --json: a table on stdout, one row per result.
+    const Run t = run({QStringLiteral("eval"), ckpt, QStringLiteral("--train-limit"),
+                       QStringLiteral("300"), QStringLiteral("--test-limit"), QStringLiteral("200"),
+                       QStringLiteral("--layer"), QStringLiteral("y"), QStringLiteral("--probe"),
+                       QStringLiteral("knn"), QStringLiteral("--quiet")});
+    QVERIFY2(t.code == 0 && t.err.isEmpty(), qPrintable(t.describe()));
+    const QStringList rows = lines(t.out);
+    QCOMPARE(rows.size(), 2);
+    QVERIFY2(rows[1].contains(QRegularExpression(QStringLiteral("^checkpoint\\s+y\\s+knn\\s+\\d+\\.\\d+%"))),
+             qPrintable(t.describe()));
+  }
+
+  void evalRefusesBadSettings_data() {
+    QTest::addColumn<QStringList>("extra");
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("unknown layer") << QStringList{"--layer", "penultimate"} << 1 << "penultimate";
+    QTest::newRow("unknown probe") << QStringList{"--probe", "svm"} << 1 << "svm";
+    QTest::newRow("k 0") << QStringList{"--knn-k", "0"} << 1 << "k must be";
+    QTest::newRow("non-integer limit") << QStringList{"--train-limit", "many"} << 2 << "many";
+  }
+  void evalRefusesBadSettings() {
+    REQUIRE_DATA();
+    QFETCH(QStringList, extra);
+    QFETCH(int, exitCode);
+    QFETCH(QString, needle);
+    QVERIFY2(!baseCheckpoint().isEmpty(), qPrintable(m_baseError));
+    const Run r = run(QStringList{QStringLiteral("eval"), m_baseRun} << extra);
+    QVERIFY2(r.code == exitCode, qPrintable(r.describe()));
+    const QStringList err = lines(r.err);
+    QVERIFY2(err.size() == 1 && err.first().contains(needle), qPrintable(r.describe()));
+    QVERIFY2(r.out.isEmpty(), qPrintable(r.describe()));
   }
 
   // ---- 8. divergence --------------------------------------------------------------------

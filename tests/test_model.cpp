@@ -59,7 +59,7 @@ class TestModel : public QObject {
     head->eval();  // BN in eval so a row's encoding does not depend on the batch
     auto map = torch::randn({n, c, h, w});
     auto y = torch::randn({n, yd});
-    PairScores s = head(map, y);
+    PairScores s = head(mapToLocations(map), y);
     QCOMPARE(s.all.sizes().vec(), (std::vector<int64_t>{n, n, h * w}));
     QCOMPARE(s.pos.sizes().vec(), (std::vector<int64_t>{n, h * w}));
     QCOMPARE(s.neg.sizes().vec(), (std::vector<int64_t>{n, (n - 1) * h * w}));
@@ -82,7 +82,7 @@ class TestModel : public QObject {
   void concatConvPositivesAndShiftedNegatives() {
     const int n = 5, c = 4, yd = 3;
     ConcatConvLocal head(c, yd, /*negatives=*/2, /*hidden=*/8);
-    auto map = torch::randn({n, c, 2, 2});
+    auto map = mapToLocations(torch::randn({n, c, 2, 2}));
     auto y = torch::randn({n, yd});
     PairScores s = head(map, y);
     QCOMPARE(s.pos.sizes().vec(), (std::vector<int64_t>{n, 4}));
@@ -163,6 +163,37 @@ class TestModel : public QObject {
                         0.3 * out.priorLoss.item<double>();
     QVERIFY(std::abs(out.total.item<double>() - want) < 1e-5);
     QCOMPARE(out.localScores.all.size(2), 49);
+  }
+
+  void localFractionScoresASubset() {
+    auto pa = parseArchitecture(presetJson("dcgan28"), 1, 28, 28, "t");
+    TrainConfig cfg;
+    cfg.headUnits = 16;
+    cfg.localFraction = 0.5;
+    DimModel m(pa, cfg);
+    auto x = torch::randn({4, 1, 28, 28});
+    auto a = m(x, nullptr, nullptr, nullptr, 3);
+    QCOMPARE(a.localSubset.numel(), int64_t(25));  // ceil(0.5 * 49)
+    QCOMPARE(a.localScores.pos.sizes().vec(), (std::vector<int64_t>{4, 25}));
+    QCOMPARE(a.localScores.neg.sizes().vec(), (std::vector<int64_t>{4, 3 * 25}));
+    auto sorted = std::get<0>(torch::_unique(a.localSubset));
+    QCOMPARE(sorted.numel(), int64_t(25));       // no repeats
+    QVERIFY(a.localSubset.max().item<int64_t>() < 49);
+    // The subset is a function of (seed, step): the same step repeats it, another step differs.
+    QVERIFY(torch::equal(m(x, nullptr, nullptr, nullptr, 3).localSubset, a.localSubset));
+    QVERIFY(!torch::equal(m(x, nullptr, nullptr, nullptr, 4).localSubset, a.localSubset));
+    // Scores on the subset equal the full model's scores at those locations.
+    cfg.localFraction = 1.0;
+    DimModel full(pa, cfg);
+    torch::NoGradGuard g;
+    for (const auto& p : m->named_parameters()) full->named_parameters()[p.key()].copy_(p.value());
+    for (const auto& b : m->named_buffers()) full->named_buffers()[b.key()].copy_(b.value());
+    m->eval();
+    full->eval();
+    auto sub = m(x, nullptr, nullptr, nullptr, 3);
+    auto all = full(x, nullptr, nullptr, nullptr, 3);
+    auto picked = all.localScores.all.index_select(2, sub.localSubset);
+    QVERIFY(torch::allclose(picked, sub.localScores.all, 1e-4, 1e-4));
   }
 };
 

@@ -1,5 +1,6 @@
 #include "infomax/architecture.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -237,6 +238,18 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
 ArchitectureInfo analyzeArchitecture(const std::string& json, int channels, int height, int width,
                                      const std::string& origin) {
   return parseArchitecture(json, channels, height, width, origin).info;
+}
+
+ParsedArchitecture resolveRunArchitecture(TrainConfig& cfg, int channels, int height, int width,
+                                          int& paddedHeight, int& paddedWidth) {
+  if (cfg.archJson.empty()) cfg.archJson = resolveArchitecture(cfg.arch, height, width);
+  int dh = 0, dw = 0;
+  declaredInputSize(cfg.archJson, dh, dw);
+  paddedHeight = std::max({height, cfg.padTo, dh});
+  paddedWidth = std::max({width, cfg.padTo, dw});
+  const std::string origin =
+      (cfg.arch.empty() || cfg.arch == "auto") ? "architecture" : "architecture " + cfg.arch;
+  return parseArchitecture(cfg.archJson, channels, paddedHeight, paddedWidth, origin);
 }
 
 std::string resolveArchitecture(const std::string& arch, int height, int width) {

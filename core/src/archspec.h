@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "infomax/architecture.h"
+#include "infomax/config.h"
 
 namespace infomax {
 
@@ -32,5 +33,12 @@ ParsedArchitecture parseArchitecture(const std::string& json, int channels, int 
 
 // The input size an architecture declares ("input": {"height":.., "width":..}); 0 when absent.
 void declaredInputSize(const std::string& json, int& height, int& width);
+
+// The architecture a run's encoder is built with, shared by training and evaluation: fills
+// cfg.archJson from cfg.arch when empty (resolveArchitecture) and parses it for images of
+// channels x height x width zero-padded to the input size the trainer feeds, which it returns in
+// paddedHeight/paddedWidth: the largest of the image, cfg.padTo and the declared input.
+ParsedArchitecture resolveRunArchitecture(TrainConfig& cfg, int channels, int height, int width,
+                                          int& paddedHeight, int& paddedWidth);
 
 }  // namespace infomax

@@ -96,6 +96,7 @@ const std::vector<Field>& fields() {
       plain("mine_correction", &TrainConfig::mineCorrection),
       plain("mine_ema_rate", &TrainConfig::mineEmaRate),
       plain("score_clip", &TrainConfig::scoreClip),
+      plain("local_fraction", &TrainConfig::localFraction),
       plain("batch", &TrainConfig::batch),
       plain("lr", &TrainConfig::lr),
       plain("adam_beta1", &TrainConfig::adamBeta1),
@@ -171,6 +172,8 @@ void TrainConfig::validate() const {
   require(finite(mineEmaRate) && mineEmaRate > 0 && mineEmaRate <= 1,
           "mine_ema_rate must be in (0, 1]");
   require(finite(scoreClip) && scoreClip >= 0, "score_clip must be >= 0");
+  require(finite(localFraction) && localFraction > 0 && localFraction <= 1,
+          "local_fraction must be in (0, 1]");
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   require(threads >= 0 && threads <= 4 * cores,
           "threads must be in [0, " + std::to_string(4 * cores) + "], got " +

@@ -27,8 +27,8 @@ torch::Tensor MiNetImpl::forward(const torch::Tensor& rows) {
   return m_ln(h.scalar_type() == torch::kFloat ? h : h.to(torch::kFloat));
 }
 
-torch::Tensor mapToRows(const torch::Tensor& map) {
-  return map.permute({0, 2, 3, 1}).reshape({-1, map.size(1)});
+torch::Tensor mapToLocations(const torch::Tensor& map) {
+  return map.permute({0, 2, 3, 1}).reshape({map.size(0), -1, map.size(1)});
 }
 
 EncodeDotLocalImpl::EncodeDotLocalImpl(int localChannels, int yDim, int units) {
@@ -36,10 +36,9 @@ EncodeDotLocalImpl::EncodeDotLocalImpl(int localChannels, int yDim, int units) {
   m_global = register_module("global", MiNet(yDim, units));
 }
 
-PairScores EncodeDotLocalImpl::forward(const torch::Tensor& localMap, const torch::Tensor& y) {
-  const auto n = localMap.size(0);
-  const auto m = localMap.size(2) * localMap.size(3);
-  auto l = m_local(mapToRows(localMap));  // N*M x U
+PairScores EncodeDotLocalImpl::forward(const torch::Tensor& locations, const torch::Tensor& y) {
+  const auto n = locations.size(0), m = locations.size(1);
+  auto l = m_local(locations.reshape({n * m, -1}));  // N*M x U
   auto g = m_global(y);                   // N x U
   PairScores s;
   s.all = torch::mm(g, l.t()).view({n, n, m});
@@ -60,10 +59,9 @@ torch::Tensor ConcatConvLocalImpl::score(const torch::Tensor& a, const torch::Te
   return m_l3(torch::relu(m_l2(torch::relu(a + b)))).squeeze(-1);
 }
 
-PairScores ConcatConvLocalImpl::forward(const torch::Tensor& localMap, const torch::Tensor& y) {
-  const auto n = localMap.size(0);
-  const auto m = localMap.size(2) * localMap.size(3);
-  auto a = m_wl(mapToRows(localMap)).view({n, m, -1});  // N x M x H
+PairScores ConcatConvLocalImpl::forward(const torch::Tensor& locations, const torch::Tensor& y) {
+  const auto n = locations.size(0), m = locations.size(1);
+  auto a = m_wl(locations);                            // N x M x H
   auto b = m_wy(y).unsqueeze(1);                        // N x 1 x H
   PairScores s;
   s.pos = score(a, b);                                  // N x M

@@ -29,14 +29,15 @@ class MiNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MiNet);
 
-// Flattens an N x C x H x W map to (N*H*W) x C rows (channels-last).
-torch::Tensor mapToRows(const torch::Tensor& map);
+// Flattens an N x C x H x W map to N x (H*W) x C local feature vectors (channels-last).
+torch::Tensor mapToLocations(const torch::Tensor& map);
 
 // Local encode-and-dot: score(Y_i, l_{j,m}) = <phi(Y_i), psi(l_{j,m})>.
+// Local heads take local features as N x M x C (mapToLocations, possibly a subset of M).
 class EncodeDotLocalImpl : public torch::nn::Module {
  public:
   EncodeDotLocalImpl(int localChannels, int yDim, int units);
-  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y);
+  PairScores forward(const torch::Tensor& locations, const torch::Tensor& y);
 
  private:
   MiNet m_local{nullptr}, m_global{nullptr};
@@ -48,7 +49,7 @@ TORCH_MODULE(EncodeDotLocal);
 class ConcatConvLocalImpl : public torch::nn::Module {
  public:
   ConcatConvLocalImpl(int localChannels, int yDim, int negatives, int hidden = 512);
-  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y);
+  PairScores forward(const torch::Tensor& locations, const torch::Tensor& y);
 
  private:
   torch::Tensor score(const torch::Tensor& a, const torch::Tensor& b);

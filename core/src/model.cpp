@@ -1,5 +1,9 @@
 #include "model.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
 namespace infomax {
 
 bool localActive(const TrainConfig& c) { return c.mode != Mode::Global && c.beta > 0; }
@@ -36,8 +40,19 @@ torch::Tensor DimModelImpl::clip(const torch::Tensor& s) const {
   return c * torch::tanh(s / c);
 }
 
-PairScores DimModelImpl::localPairs(const EncoderOutputs& f) {
-  return m_localConcat ? m_localConcat(f.local, f.y) : m_localDot(f.local, f.y);
+PairScores DimModelImpl::localPairs(const EncoderOutputs& f, const torch::Tensor& subset) {
+  auto locations = mapToLocations(f.local);  // N x M x C
+  if (subset.defined()) locations = locations.index_select(1, subset);
+  return m_localConcat ? m_localConcat(locations, f.y) : m_localDot(locations, f.y);
+}
+
+torch::Tensor DimModelImpl::sampleLocations(std::int64_t count, std::uint64_t stream) const {
+  const double f = m_config.localFraction;
+  if (f >= 1.0 || count <= 1) return {};
+  const auto k = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(f * count)));
+  auto gen = at::detail::createCPUGenerator(m_config.seed * 0x2545F4914F6CDD1Dull + stream);
+  auto perm = torch::randperm(count, gen, torch::TensorOptions().dtype(torch::kLong));
+  return std::get<0>(perm.narrow(0, 0, k).sort());
 }
 
 PairScores DimModelImpl::globalPairs(const EncoderOutputs& f) {
@@ -45,7 +60,7 @@ PairScores DimModelImpl::globalPairs(const EncoderOutputs& f) {
 }
 
 DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
-                                 MineState* globalMine) {
+                                 MineState* globalMine, std::uint64_t step) {
   const auto& c = m_config;
   DimOutputs out;
   out.features = encoder(x);
@@ -53,7 +68,10 @@ DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineS
   MineState* lm = c.mineCorrection ? localMine : nullptr;
   MineState* gm = c.mineCorrection ? globalMine : nullptr;
   if (localActive(c)) {
-    out.localScores = localPairs(out.features);
+    const auto& map = out.features.local;
+    out.localSubset = sampleLocations(map.size(2) * map.size(3), step);
+    if (out.localSubset.defined()) out.localSubset = out.localSubset.to(map.device());
+    out.localScores = localPairs(out.features, out.localSubset);
     out.local = estimateMI(c.estimator, clip(out.localScores.pos), clip(out.localScores.neg), lm,
                            c.mineEmaRate);
     total = total + c.beta * out.local->loss;

@@ -20,6 +20,7 @@ struct DimOutputs {
   std::optional<MiEstimate> local;
   std::optional<MiEstimate> global;
   PairScores localScores;   // kept for the pair inspector
+  torch::Tensor localSubset;  // locations scored this step (undefined = all)
   torch::Tensor priorLoss;  // encoder's prior-matching loss (undefined if gamma == 0)
   torch::Tensor total;      // alpha * global + beta * local + gamma * prior
 };
@@ -28,15 +29,19 @@ class DimModelImpl : public torch::nn::Module {
  public:
   DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& config);
 
-  // Forward pass and objective. mine states are used by DV with MINE correction.
+  // Forward pass and objective. mine states are used by DV with MINE correction; step seeds
+  // the location subset when local_fraction < 1.
   DimOutputs forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
-                     MineState* globalMine);
+                     MineState* globalMine, std::uint64_t step = 0);
 
   Encoder encoder{nullptr};
   const TrainConfig& config() const { return m_config; }
 
  private:
-  PairScores localPairs(const EncoderOutputs& f);
+  PairScores localPairs(const EncoderOutputs& f, const torch::Tensor& subset);
+  // A sorted random subset of ceil(local_fraction * count) location indices, the same for every
+  // image of the batch, drawn from (seed, step); undefined when every location is used.
+  torch::Tensor sampleLocations(std::int64_t count, std::uint64_t stream) const;
   PairScores globalPairs(const EncoderOutputs& f);
   torch::Tensor clip(const torch::Tensor& s) const;
 

@@ -70,18 +70,6 @@ std::string csvHeader() {
   return h + '\n';
 }
 
-// Sets a config's architecture JSON and returns it parsed for the data's image shape.
-ParsedArchitecture resolveModel(TrainConfig& cfg, const ImageSet& data, int& th, int& tw) {
-  if (cfg.archJson.empty()) cfg.archJson = resolveArchitecture(cfg.arch, data.height, data.width);
-  int dh = 0, dw = 0;
-  declaredInputSize(cfg.archJson, dh, dw);
-  th = std::max({data.height, cfg.padTo, dh});
-  tw = std::max({data.width, cfg.padTo, dw});
-  const std::string origin = (cfg.arch.empty() || cfg.arch == "auto") ? "architecture"
-                                                                        : "architecture " + cfg.arch;
-  return parseArchitecture(cfg.archJson, data.channels, th, tw, origin);
-}
-
 // glibc serves blocks above 32 MB (a 4096 x 2048 float activation of the MI head is 33.5 MB)
 // with fresh mmap calls, so every step would page-fault and zero its big tensors again. Keeping
 // them on the heap and not trimming it lets the allocator reuse the pages.
@@ -161,7 +149,7 @@ void Trainer::Impl::build(TrainConfig config) {
   if (data->count < cfg.batch)
     throw Error("data set " + cfg.dataPath + " has " + std::to_string(data->count) +
                 " images, fewer than one batch of " + std::to_string(cfg.batch));
-  arch = resolveModel(cfg, *data, targetH, targetW);
+  arch = resolveRunArchitecture(cfg, data->channels, data->height, data->width, targetH, targetW);
 
   try {
     device = torch::Device(cfg.device);
@@ -308,7 +296,8 @@ bool Trainer::Impl::trainStep(const Batch& batch, bool wantStats, MetricSample& 
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
     at::autocast::increment_nesting();
   }
-  DimOutputs out = model->forward(x, prior ? &prior : nullptr, &localMine, &globalMine);
+  DimOutputs out = model->forward(x, prior ? &prior : nullptr, &localMine, &globalMine,
+                                  static_cast<std::uint64_t>(batch.step));
   if (bf16) {
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
     at::autocast::set_cpu_enabled(false);

@@ -47,6 +47,8 @@ struct TrainConfig {
   bool mineCorrection = false;  // DV: MINE's moving-average gradient correction
   double mineEmaRate = 0.01;
   double scoreClip = 0.0;       // >0: scores soft-clipped to [-c, c] with c*tanh(s/c)
+  double localFraction = 1.0;   // <1: each step scores a random subset of the local locations
+                                // (fast mode: the local head's cost scales with it)
 
   // Optimisation
   int batch = 64;
