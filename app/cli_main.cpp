@@ -1,4 +1,5 @@
-// infomax: the headless command-line front end of the engine (train, resume, eval, export, info).
+// infomax: the headless command-line front end of the engine (train, resume, eval, export, info,
+// rf).
 
 #include <unistd.h>
 
@@ -172,6 +173,7 @@ output
   --out DIR            run folder (default runs/<date-time>)
   --log-every N        steps between logged metrics (default 10)
   --checkpoint-every N steps between checkpoints (default 1000)
+  --autosave-minutes M also checkpoint every M minutes of training (default 10; 0 = off)
   --config FILE        start from a config.json; flags override it
   --json               print the result as JSON on stdout
   --quiet              no progress bar
@@ -221,6 +223,8 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--pad-to")) c.padTo = static_cast<int>(toInt("--pad-to", a.get("--pad-to")));
   if (a.has("--out")) c.outDir = a.get("--out");
   if (a.has("--log-every")) c.logEvery = static_cast<int>(toInt("--log-every", a.get("--log-every")));
+  if (a.has("--autosave-minutes"))
+    c.autosaveMinutes = toDouble("--autosave-minutes", a.get("--autosave-minutes"));
   if (a.has("--checkpoint-every"))
     c.checkpointEvery = static_cast<int>(toInt("--checkpoint-every", a.get("--checkpoint-every")));
 }
@@ -229,7 +233,7 @@ const std::vector<std::string> kTrainValueFlags = {
     "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
     "--score-clip", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--seed", "--threads", "--device",
-    "--precision", "--crop-pad", "--pad-to", "--out", "--log-every", "--checkpoint-every"};
+    "--precision", "--crop-pad", "--pad-to", "--out", "--log-every", "--checkpoint-every", "--autosave-minutes"};
 const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};
 
 // Runs a trainer on a worker thread while this thread draws progress and watches for Ctrl-C.
@@ -237,6 +241,9 @@ int runTraining(Trainer& trainer, bool json, bool quiet) {
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
   const bool tty = isatty(STDERR_FILENO);
+  // A warning, not progress: printed even with --quiet.
+  if (const std::string w = localFieldWarning(trainer.architecture()); !w.empty())
+    std::fprintf(stderr, "WARNING: %s\n", w.c_str());
   if (!quiet)
     std::fprintf(stderr, "model: %s\ndata: %d images; %lld steps from step %lld%s\n",
                  trainer.describeModel().c_str(), trainer.trainImages(),
@@ -542,6 +549,135 @@ int cmdEval(Args& a) {
   return 0;
 }
 
+const char* kRfHelp = R"(usage: infomax rf --arch PRESET|FILE [--input CxHxW|HxW] [--json]
+
+Receptive fields of every layer of an encoder (Araujo et al., Distill 2019): the
+output size, the field's size, its jump (effective stride) and start, and how much
+of the input one location sees. Coordinates are input pixels of the padded input the
+encoder is fed; pixel i covers [i, i+1). Exposed layers (local, conv, fc, y) are
+marked. See docs/RECEPTIVE-FIELDS.md.
+
+  --arch A      preset (dcgan28, dcgan32, alex64, resnet32), JSON file, or auto (needs --input)
+  --input S     input size, CxHxW or HxW (1 channel); default: the architecture's
+                declared input with 1 channel
+  --json        print the table as JSON on stdout
+
+A WARNING goes to stderr (and "warning" in the JSON) when the local layer's field is as
+large as the whole input: local DIM then degenerates into global DIM.
+)";
+
+// Parses "CxHxW" or "HxW" (1 channel).
+void parseInputSize(const std::string& text, int& c, int& h, int& w) {
+  std::vector<long long> parts;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, 'x')) parts.push_back(toInt("--input", item));
+  if (!text.empty() && text.back() == 'x') parts.clear();
+  if (parts.size() != 2 && parts.size() != 3)
+    throw UsageError("--input expects CxHxW or HxW, got '" + text + "'");
+  for (long long p : parts)
+    if (p < 1 || p > 65536)
+      throw UsageError("--input sizes must be in [1, 65536], got '" + text + "'");
+  c = parts.size() == 3 ? static_cast<int>(parts[0]) : 1;
+  h = static_cast<int>(parts[parts.size() - 2]);
+  w = static_cast<int>(parts.back());
+}
+
+int cmdRf(Args& a) {
+  a.parse({"--arch", "--input"}, {"--json", "--help"});
+  if (a.has("--help")) {
+    std::cout << kRfHelp;
+    return 0;
+  }
+  if (!a.positional().empty()) throw UsageError("unexpected argument '" + a.positional()[0] + "'");
+  if (!a.has("--arch")) throw UsageError("rf needs --arch PRESET|FILE");
+  const std::string arch = a.get("--arch");
+  int c = 1, h = 0, w = 0;
+  if (a.has("--input")) parseInputSize(a.get("--input"), c, h, w);
+  if (h == 0 && (arch == "auto" || arch.empty()))
+    throw UsageError("--arch auto picks by image size: give --input");
+  const std::string json = resolveArchitecture(arch, h, w);
+  if (h == 0) {
+    declaredInputSize(json, h, w);
+    if (h <= 0 || w <= 0)
+      throw Error("architecture " + arch + " declares no input size; give --input CxHxW");
+  }
+  const ArchitectureInfo info = analyzeArchitecture(json, c, h, w, "architecture " + arch);
+  const std::string warning = localFieldWarning(info);
+  if (!warning.empty()) std::fprintf(stderr, "WARNING: %s\n", warning.c_str());
+
+  auto roles = [&](const LayerInfo& l) {
+    std::vector<std::string> r;
+    if (l.name == info.localLayer) r.push_back("local");
+    if (l.name == info.convLayer) r.push_back("conv");
+    if (l.name == info.fcLayer) r.push_back("fc");
+    if (l.name == info.yLayer) r.push_back("y");
+    return r;
+  };
+  if (a.has("--json")) {
+    std::ostringstream o;
+    o << "{\"name\": " << jsonEscape(info.name) << ", \"input\": [" << info.inChannels << ", "
+      << info.inHeight << ", " << info.inWidth << "],\n \"convention\": "
+      << jsonEscape(
+             "input pixel i covers [i, i+1); location (r, c) sees rows [top + r*jump, "
+             "top + r*jump + rf_height) and columns [left + c*jump, left + c*jump + "
+             "rf_width)")
+      << ",\n \"exposed\": {\"local\": " << jsonEscape(info.localLayer)
+      << ", \"conv\": " << jsonEscape(info.convLayer) << ", \"fc\": " << jsonEscape(info.fcLayer)
+      << ", \"y\": " << jsonEscape(info.yLayer)
+      << "},\n \"warning\": " << (warning.empty() ? std::string("null") : jsonEscape(warning))
+      << ",\n \"layers\": [";
+    for (std::size_t i = 0; i < info.layers.size(); ++i) {
+      const LayerInfo& l = info.layers[i];
+      const FieldCoverage f = fieldCoverage(info, l.name);
+      o << (i ? ",\n  " : "\n  ") << "{\"name\": " << jsonEscape(l.name)
+        << ", \"type\": " << jsonEscape(l.type) << ", \"output\": [" << l.channels << ", "
+        << l.height << ", " << l.width << "], \"flat\": " << (l.flat ? "true" : "false")
+        << ", \"rf\": " << jsonNumber(l.rfSize) << ", \"rf_height\": " << l.rfHeight
+        << ", \"rf_width\": " << l.rfWidth << ", \"jump\": " << jsonNumber(l.rfJump)
+        << ", \"start\": " << jsonNumber(l.rfStart) << ", \"top\": " << l.rfTop
+        << ", \"left\": " << l.rfLeft << ", \"coverage_max\": " << jsonNumber(f.max)
+        << ", \"coverage_mean\": " << jsonNumber(f.mean)
+        << ", \"whole_input_locations\": " << f.wholeInput << ", \"roles\": [";
+      const auto r = roles(l);
+      for (std::size_t k = 0; k < r.size(); ++k) o << (k ? ", " : "") << jsonEscape(r[k]);
+      o << "]}";
+    }
+    o << "]}";
+    std::cout << o.str() << std::endl;
+    return 0;
+  }
+  std::printf(
+      "%s on %dx%dx%d. Receptive fields in input pixels, pixel i covering [i, i+1):\n"
+      "location (r, c) sees rows [first + r*jump, first + r*jump + rf) and the same\n"
+      "columns; start = centre of location 0's field; sees = share of the input seen by\n"
+      "the best-placed / the average location. Flat layers see the hull of the last map.\n\n",
+      info.name.c_str(), info.inChannels, info.inHeight, info.inWidth);
+  std::printf("%-14s %-10s %-14s %9s %5s %7s %6s %9s %9s  %s\n", "layer", "type", "output", "rf",
+              "jump", "start", "first", "sees max", "sees avg", "exposed");
+  for (const LayerInfo& l : info.layers) {
+    const FieldCoverage f = fieldCoverage(info, l.name);
+    std::string shape = l.flat ? std::to_string(l.channels)
+                               : std::to_string(l.channels) + "x" + std::to_string(l.height) + "x" +
+                                     std::to_string(l.width);
+    std::string rf = l.rfHeight == l.rfWidth
+                         ? std::to_string(l.rfHeight)
+                         : std::to_string(l.rfHeight) + "x" + std::to_string(l.rfWidth);
+    std::string role;
+    for (const auto& r : roles(l)) role += (role.empty() ? "<- " : ", ") + r;
+    char jump[16], start[16];
+    if (l.flat)
+      std::snprintf(jump, sizeof jump, "-");
+    else
+      std::snprintf(jump, sizeof jump, "%g", l.rfJump);
+    std::snprintf(start, sizeof start, "%g", l.rfStart);
+    std::printf("%-14s %-10s %-14s %9s %5s %7s %6d %8.1f%% %8.1f%%  %s\n", l.name.c_str(),
+                l.type.c_str(), shape.c_str(), rf.c_str(), jump, start, l.rfTop, f.max * 100,
+                f.mean * 100, role.c_str());
+  }
+  return 0;
+}
+
 bool looksLikeCheckpoint(const std::string& path) {
   if (std::filesystem::is_directory(path))
     return std::filesystem::exists(std::filesystem::path(path) / "checkpoints");
@@ -603,6 +739,7 @@ commands
   eval             probe a trained encoder's features (linear, kNN, MLP) on a test split
   export-encoder   write the encoder's weights for Python's torch.load
   info             describe a checkpoint or a data set
+  rf               receptive field of every layer of an architecture
   presets          list the built-in architectures
 
 exit codes: 0 ok, 1 error, 2 bad usage, 3 training diverged, 130 interrupted
@@ -623,6 +760,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return cmdEval(args);
     if (cmd == "export-encoder") return cmdExport(args);
     if (cmd == "info") return cmdInfo(args);
+    if (cmd == "rf") return cmdRf(args);
     if (cmd == "presets") {
       args.parse({}, {"--help"});
       if (args.has("--help")) {

@@ -17,6 +17,8 @@
 #include <QRegularExpression>
 #include <QTemporaryDir>
 
+#include "infomax/architecture.h"
+
 #ifdef Q_OS_UNIX
 #include <signal.h>
 #include <sys/types.h>
@@ -203,7 +205,7 @@ class TestCli : public QObject {
     const Run r = run({QStringLiteral("--help")});
     QVERIFY2(r.code == 0, qPrintable(r.describe()));
     const QString out = QString::fromUtf8(r.out);
-    for (const char* cmd : {"train", "resume", "eval", "export-encoder", "info"})
+    for (const char* cmd : {"train", "resume", "eval", "export-encoder", "info", "rf"})
       QVERIFY2(out.contains(QRegularExpression(QStringLiteral("^\\s+%1\\s").arg(QLatin1String(cmd)),
                                                QRegularExpression::MultilineOption)),
                qPrintable(QStringLiteral("--help does not list ") + QLatin1String(cmd) + "\n" + out));
@@ -234,7 +236,7 @@ class TestCli : public QObject {
 
   void commandHelp_data() {
     QTest::addColumn<QString>("command");
-    for (const char* c : {"train", "resume", "eval", "export-encoder", "info", "presets"})
+    for (const char* c : {"train", "resume", "eval", "export-encoder", "info", "presets", "rf"})
       QTest::newRow(c) << QString::fromLatin1(c);
   }
   void commandHelp() {
@@ -616,6 +618,139 @@ print(json.dumps({"type": type(state).__name__,
     const QStringList err = lines(r.err);
     QVERIFY2(err.size() == 1 && err.first().contains(needle), qPrintable(r.describe()));
     QVERIFY2(r.out.isEmpty(), qPrintable(r.describe()));
+  }
+
+  // ---- 7c. rf (receptive fields) ------------------------------------------------------------
+
+  // The layer object named `name` in `infomax rf --json` output.
+  static QJsonObject rfLayer(const QJsonObject& j, const QString& name) {
+    for (const auto& v : j.value(QStringLiteral("layers")).toArray())
+      if (v.toObject().value(QStringLiteral("name")).toString() == name) return v.toObject();
+    return {};
+  }
+
+  void rfOnArchitectureJson() {
+    const QString file = m_scratch.filePath(QStringLiteral("dcgan32.json"));
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray::fromStdString(infomax::presetJson("dcgan32")));
+    f.close();
+    const Run r = run({QStringLiteral("rf"), QStringLiteral("--arch"), file, QStringLiteral("--json")});
+    QVERIFY2(r.code == 0 && r.err.isEmpty(), qPrintable(r.describe()));
+    QString error;
+    const QJsonObject j = jsonObject(r.out, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(j.value(QStringLiteral("name")).toString(), QStringLiteral("dcgan32"));
+    // Default input: the declared 32x32 with one channel.
+    QCOMPARE(j.value(QStringLiteral("input")).toArray(), (QJsonArray{1, 32, 32}));
+    QVERIFY(j.value(QStringLiteral("warning")).isNull());
+    QCOMPARE(j.value(QStringLiteral("layers")).toArray().size(), 14);
+    // The paper's basic32x32: local features 128x8x8, receptive field 10 px, stride 4.
+    const QJsonObject local = rfLayer(j, QStringLiteral("local"));
+    QCOMPARE(local.value(QStringLiteral("output")).toArray(), (QJsonArray{128, 8, 8}));
+    QCOMPARE(local.value(QStringLiteral("rf")).toInt(), 10);
+    QCOMPARE(local.value(QStringLiteral("jump")).toInt(), 4);
+    QCOMPARE(local.value(QStringLiteral("top")).toInt(), -3);
+    QCOMPARE(local.value(QStringLiteral("roles")).toArray(), (QJsonArray{QStringLiteral("local")}));
+    QCOMPARE(local.value(QStringLiteral("coverage_max")).toDouble(), 100.0 / 1024.0);
+    const QJsonObject conv1 = rfLayer(j, QStringLiteral("conv1"));
+    QCOMPARE(conv1.value(QStringLiteral("rf")).toInt(), 4);
+    QCOMPARE(conv1.value(QStringLiteral("jump")).toInt(), 2);
+    QVERIFY(conv1.value(QStringLiteral("roles")).toArray().isEmpty());
+    const QJsonObject y = rfLayer(j, QStringLiteral("y"));
+    QCOMPARE(y.value(QStringLiteral("roles")).toArray(), (QJsonArray{QStringLiteral("y")}));
+    QCOMPARE(y.value(QStringLiteral("coverage_max")).toDouble(), 1.0);
+
+    // The table: one row per layer, the exposed ones marked.
+    const Run t = run({QStringLiteral("rf"), QStringLiteral("--arch"), QStringLiteral("dcgan32")});
+    QVERIFY2(t.code == 0 && t.err.isEmpty(), qPrintable(t.describe()));
+    const QString out = QString::fromUtf8(t.out);
+    QVERIFY2(out.contains(QRegularExpression(
+                 QStringLiteral("^local\\s+relu\\s+128x8x8\\s+10\\s+4\\s.*<- local$"),
+                 QRegularExpression::MultilineOption)),
+             qPrintable(t.describe()));
+    QVERIFY2(out.contains(QRegularExpression(QStringLiteral("^conv1\\s+conv\\s+64x16x16\\s+4\\s+2\\s"),
+                                             QRegularExpression::MultilineOption)),
+             qPrintable(t.describe()));
+  }
+
+  void rfInputSize() {
+    const Run r = run({QStringLiteral("rf"), QStringLiteral("--arch"), QStringLiteral("dcgan32"),
+                       QStringLiteral("--input"), QStringLiteral("3x64x48"), QStringLiteral("--json")});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    QString error;
+    const QJsonObject j = jsonObject(r.out, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(j.value(QStringLiteral("input")).toArray(), (QJsonArray{3, 64, 48}));
+    QCOMPARE(rfLayer(j, QStringLiteral("local")).value(QStringLiteral("output")).toArray(),
+             (QJsonArray{128, 16, 12}));
+    // HxW means one channel; auto picks by size.
+    const Run a = run({QStringLiteral("rf"), QStringLiteral("--arch"), QStringLiteral("auto"),
+                       QStringLiteral("--input"), QStringLiteral("28x28"), QStringLiteral("--json")});
+    QVERIFY2(a.code == 0, qPrintable(a.describe()));
+    const QJsonObject ja = jsonObject(a.out, &error);
+    QCOMPARE(ja.value(QStringLiteral("name")).toString(), QStringLiteral("dcgan28"));
+    QCOMPARE(rfLayer(ja, QStringLiteral("local")).value(QStringLiteral("rf")).toInt(), 13);
+  }
+
+  void rfWarnsWhenLocalIsGlobal() {
+    const Run r = run({QStringLiteral("rf"), QStringLiteral("--arch"), QStringLiteral("resnet32"),
+                       QStringLiteral("--json")});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    const QStringList err = lines(r.err);
+    QVERIFY2(err.size() == 1 && err.first().startsWith(QStringLiteral("WARNING")) &&
+                 err.first().contains(QStringLiteral("local DIM then degenerates into global DIM")),
+             qPrintable(r.describe()));
+    QString error;
+    const QJsonObject j = jsonObject(r.out, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QVERIFY2(j.value(QStringLiteral("warning")).toString().contains(
+                 QStringLiteral("local DIM then degenerates into global DIM")),
+             qPrintable(r.describe()));
+    QCOMPARE(rfLayer(j, QStringLiteral("local")).value(QStringLiteral("rf")).toInt(), 37);
+    // Without --json the same warning, and the table on stdout.
+    const Run t = run({QStringLiteral("rf"), QStringLiteral("--arch"), QStringLiteral("resnet32")});
+    QVERIFY2(t.code == 0 && lines(t.err).size() == 1 && t.err.startsWith("WARNING"),
+             qPrintable(t.describe()));
+  }
+
+  void rfRefusesBadInput_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("unknown arch") << QStringList{"--arch", "nonexistent_preset"} << 1
+                                  << "nonexistent_preset";
+    QTest::newRow("arch shrinks") << QStringList{"--arch", m_tinyArch, "--input", "28x28"} << 1
+                                  << "shrinks";
+    QTest::newRow("no declared input") << QStringList{"--arch", m_tinyArch} << 1 << "--input";
+    QTest::newRow("no arch") << QStringList{} << 2 << "--arch";
+    QTest::newRow("auto without input") << QStringList{"--arch", "auto"} << 2 << "--input";
+    QTest::newRow("bad input") << QStringList{"--arch", "dcgan32", "--input", "3x"} << 2 << "3x";
+    QTest::newRow("zero input") << QStringList{"--arch", "dcgan32", "--input", "0x32"} << 2 << "0x32";
+  }
+  void rfRefusesBadInput() {
+    QFETCH(QStringList, args);
+    QFETCH(int, exitCode);
+    QFETCH(QString, needle);
+    const Run r = run(QStringList{QStringLiteral("rf")} << args);
+    QVERIFY2(r.code == exitCode, qPrintable(r.describe()));
+    const QStringList err = lines(r.err);
+    QVERIFY2(err.size() == 1 && err.first().contains(needle), qPrintable(r.describe()));
+    QVERIFY2(r.out.isEmpty(), qPrintable(r.describe()));
+  }
+
+  // train prints the same warning when it starts (even with --quiet).
+  void trainWarnsWhenLocalIsGlobal() {
+    REQUIRE_DATA();
+    const QString dir = m_scratch.filePath(QStringLiteral("resnet-run"));
+    const Run r = run(trainArgs(dir) << QStringLiteral("--arch") << QStringLiteral("resnet32")
+                                     << QStringLiteral("--steps") << QStringLiteral("1")
+                                     << QStringLiteral("--quiet"));
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    const QStringList err = lines(r.err);
+    QVERIFY2(err.size() == 1 && err.first().startsWith(QStringLiteral("WARNING")) &&
+                 err.first().contains(QStringLiteral("local DIM then degenerates into global DIM")),
+             qPrintable(r.describe()));
   }
 
   // ---- 8. divergence --------------------------------------------------------------------

@@ -130,17 +130,34 @@ class TestTrainer : public QObject {
     Trainer t(c);
     RunResult result;
     std::thread worker([&] { result = t.run(); });
+    // Stop and join even when a check below fails, so a failure cannot abort the process.
+    struct Joiner {
+      Trainer& t;
+      std::thread& w;
+      ~Joiner() {
+        t.stop();
+        if (w.joinable()) w.join();
+      }
+    } joiner{t, worker};
     auto waitFor = [&](auto pred) {
-      for (int i = 0; i < 600 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      for (int i = 0; i < 1200 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       return pred();
     };
     QVERIFY(waitFor([&] { return t.step() >= 3; }));
     t.pause();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    const auto frozen = t.step();
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    QCOMPARE(t.step(), frozen);
     QVERIFY(t.isPaused());
+    // The step in flight may finish (slowly, on a loaded machine); then the count must hold.
+    auto last = t.step();
+    QVERIFY(waitFor([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      const auto now = t.step();
+      const bool still = now == last;
+      last = now;
+      return still;
+    }));
+    const auto frozen = t.step();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    QCOMPARE(t.step(), frozen);
     t.setLearningRate(3e-3);
     t.resume();
     QVERIFY(waitFor([&] { return t.step() >= frozen + 3; }));
@@ -171,6 +188,22 @@ class TestTrainer : public QObject {
       QVERIFY(QString(e.what()).contains("already holds a run"));
     }
     QCOMPARE(fs::file_size(ckpt), size);
+  }
+
+  void autosaveByTime() {
+    QTemporaryDir dir;
+    TrainConfig c = smallConfig();
+    c.steps = 6;
+    c.checkpointEvery = 0;
+    c.autosaveMinutes = 1e-6;  // due after every step
+    c.outDir = dir.filePath("run").toStdString();
+    Trainer t(c);
+    QCOMPARE(t.run().status, RunStatus::Finished);
+    // Intermediate checkpoints exist (the last three are kept: steps 4, 5 and the final 6).
+    QVERIFY(fs::exists(c.outDir + "/checkpoints/step-0000000004.imx"));
+    QVERIFY(fs::exists(c.outDir + "/checkpoints/step-0000000005.imx"));
+    QVERIFY(fs::exists(c.outDir + "/checkpoints/step-0000000006.imx"));
+    QVERIFY(!fs::exists(c.outDir + "/checkpoints/step-0000000003.imx"));
   }
 
   void corruptCheckpoints() {

@@ -1,22 +1,458 @@
 #include "mainwindow.h"
 
-#include <QLabel>
+#include <cmath>
+#include <exception>
 
-#include "infomax/architecture.h"
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDir>
+#include <QDockWidget>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QInputDialog>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QScrollArea>
+#include <QSettings>
+#include <QStatusBar>
+#include <QStyle>
+#include <QTimer>
+#include <QToolBar>
+
+#include "infomax/trainer.h"
+#include "infomax/version.h"
+#include "metricscsv.h"
+#include "metricsplot.h"
+#include "runsetuppanel.h"
+#include "trainingcontroller.h"
 
 namespace infomax::ui {
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+namespace {
+
+QString formatDuration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return QStringLiteral("–");
+  const auto s = static_cast<long long>(std::llround(seconds));
+  if (s >= 3600) return QStringLiteral("%1h %2m").arg(s / 3600).arg((s % 3600) / 60);
+  if (s >= 60) return QStringLiteral("%1m %2s").arg(s / 60).arg(s % 60);
+  return QStringLiteral("%1s").arg(s);
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), m_controller(std::make_unique<TrainingController>()) {
   setWindowTitle(tr("InfoMax Studio"));
-  QString presets;
-  for (const auto& p : presetNames()) presets += QString::fromStdString(p) + " ";
-  auto* label = new QLabel(tr("InfoMax Studio\n\nThe training engine is available from the "
-                              "command line: infomax train --help\nBuilt-in encoders: %1")
-                               .arg(presets),
-                           this);
-  label->setAlignment(Qt::AlignCenter);
-  setCentralWidget(label);
-  resize(640, 400);
+  setObjectName(QStringLiteral("mainWindow"));
+
+  m_plot = new MetricsPlot(this);
+  setCentralWidget(m_plot);
+
+  m_setup = new RunSetupPanel;
+  auto* scroll = new QScrollArea;
+  scroll->setWidget(m_setup);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  m_setupDock = new QDockWidget(tr("Run setup"), this);
+  m_setupDock->setObjectName(QStringLiteral("runSetupDock"));
+  m_setupDock->setWidget(scroll);
+  addDockWidget(Qt::LeftDockWidgetArea, m_setupDock);
+
+  m_progress = new QProgressBar(this);
+  m_progress->setMaximumWidth(240);
+  m_progress->setTextVisible(true);
+  m_statusLabel = new QLabel(tr("Ready"), this);
+  statusBar()->addWidget(m_statusLabel, 1);
+  statusBar()->addPermanentWidget(m_progress);
+
+  // Worker signals are coalesced: the first samplesReady arms a ~30 fps single-shot pull.
+  m_pullTimer = new QTimer(this);
+  m_pullTimer->setSingleShot(true);
+  m_pullTimer->setInterval(33);
+  connect(m_pullTimer, &QTimer::timeout, this, &MainWindow::pullSamples);
+
+  buildActions();
+  buildMenus();
+
+  TrainingController* c = m_controller.get();
+  connect(c, &TrainingController::samplesReady, this, [this] {
+    if (!m_pullTimer->isActive()) m_pullTimer->start();
+  });
+  connect(c, &TrainingController::started, this, &MainWindow::onStarted);
+  connect(c, &TrainingController::finished, this, &MainWindow::onFinished);
+  connect(c, &TrainingController::failed, this, &MainWindow::onFailed);
+  connect(m_setup, &RunSetupPanel::validityChanged, this, &MainWindow::updateActions);
+
+  QSettings settings;
+  resize(1400, 900);
+  restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+  const QString last = settings.value(QStringLiteral("setup/config")).toString();
+  if (!last.isEmpty()) {
+    try {
+      TrainConfig cfg = TrainConfig::fromJson(last.toStdString(), "saved settings");
+      cfg.outDir.clear();  // a used run folder cannot take a new run
+      m_setup->setConfig(cfg);
+    } catch (const std::exception&) {
+      // Settings from another version: keep the defaults.
+    }
+  }
+  updateActions();
+  updateStatus();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildActions() {
+  m_startAction = new QAction(tr("&Start training"), this);
+  m_startAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+  m_startAction->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
+  connect(m_startAction, &QAction::triggered, this, [this] { startTraining(); });
+
+  m_pauseAction = new QAction(tr("&Pause"), this);
+  m_pauseAction->setCheckable(true);
+  m_pauseAction->setShortcuts({QKeySequence(Qt::Key_Space), QKeySequence(Qt::CTRL | Qt::Key_P)});
+  m_pauseAction->setIcon(style()->standardIcon(QStyle::SP_MediaPause));
+  connect(m_pauseAction, &QAction::toggled, this, [this](bool paused) {
+    if (paused)
+      m_controller->pause();
+    else
+      m_controller->resume();
+    m_pauseAction->setText(paused ? tr("&Resume") : tr("&Pause"));
+    updateStatus();
+  });
+
+  m_stopAction = new QAction(tr("S&top"), this);
+  m_stopAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+  m_stopAction->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
+  connect(m_stopAction, &QAction::triggered, this, [this] {
+    m_controller->stop();
+    statusBar()->showMessage(tr("Stopping — the trainer saves a checkpoint…"), 5000);
+  });
+
+  m_checkpointAction = new QAction(tr("Save &checkpoint now"), this);
+  m_checkpointAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_S));
+  m_checkpointAction->setIcon(style()->standardIcon(QStyle::SP_DialogSaveButton));
+  connect(m_checkpointAction, &QAction::triggered, this, [this] {
+    m_controller->saveCheckpointNow();
+    statusBar()->showMessage(tr("Checkpoint requested; it is written after the current step"),
+                             5000);
+  });
+
+  m_openAction = new QAction(tr("&Open run folder…"), this);
+  m_openAction->setShortcut(QKeySequence::Open);
+  connect(m_openAction, &QAction::triggered, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open run folder"));
+    if (!dir.isEmpty()) openRunFolder(dir);
+  });
+  m_resumeAction = new QAction(tr("Resume run from &folder…"), this);
+  connect(m_resumeAction, &QAction::triggered, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Resume run folder"));
+    if (dir.isEmpty()) return;
+    bool ok = false;
+    const int extra = QInputDialog::getInt(
+        this, tr("Resume run"),
+        tr("Extra steps beyond the checkpoint (0 = train to the run's planned end):"), 0, 0,
+        1'000'000'000, 100, &ok);
+    if (ok) resumeRun(dir, extra);
+  });
+  m_exportPlotAction = new QAction(tr("&Export plot…"), this);
+  connect(m_exportPlotAction, &QAction::triggered, this, &MainWindow::exportPlot);
+  m_exportCsvAction = new QAction(tr("Export plotted data as &CSV…"), this);
+  connect(m_exportCsvAction, &QAction::triggered, this, &MainWindow::exportCsv);
+  m_quitAction = new QAction(tr("&Quit"), this);
+  m_quitAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
+  m_quitAction->setMenuRole(QAction::QuitRole);
+  connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
+
+  auto* bar = addToolBar(tr("Run"));
+  bar->setObjectName(QStringLiteral("runToolBar"));
+  bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  bar->addAction(m_startAction);
+  bar->addAction(m_pauseAction);
+  bar->addAction(m_stopAction);
+  bar->addAction(m_checkpointAction);
+  bar->addSeparator();
+  bar->addWidget(new QLabel(tr(" Learning rate: "), this));
+  m_lrSpin = new QDoubleSpinBox(this);
+  m_lrSpin->setObjectName(QStringLiteral("liveLearningRate"));
+  m_lrSpin->setDecimals(6);
+  m_lrSpin->setRange(1e-6, 9.999999);
+  m_lrSpin->setSingleStep(1e-5);
+  m_lrSpin->setToolTip(tr("Applied to the running trainer from its next step"));
+  bar->addWidget(m_lrSpin);
+  connect(m_lrSpin, &QDoubleSpinBox::valueChanged, this, [this](double lr) {
+    if (m_controller->isRunning()) m_controller->setLearningRate(lr);
+  });
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(m_openAction);
+  file->addSeparator();
+  file->addAction(m_exportPlotAction);
+  file->addAction(m_exportCsvAction);
+  file->addSeparator();
+  file->addAction(m_quitAction);
+
+  QMenu* run = menuBar()->addMenu(tr("&Run"));
+  run->addAction(m_startAction);
+  run->addAction(m_pauseAction);
+  run->addAction(m_stopAction);
+  run->addAction(m_checkpointAction);
+  run->addSeparator();
+  run->addAction(m_resumeAction);
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(m_setupDock->toggleViewAction());
+  for (QToolBar* bar : findChildren<QToolBar*>()) view->addAction(bar->toggleViewAction());
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&About InfoMax Studio"), this, &MainWindow::about);
+  help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+}
+
+bool MainWindow::startTraining(const TrainConfig& config) {
+  m_setup->setConfig(config);
+  return startTraining();
+}
+
+bool MainWindow::startTraining() {
+  if (m_controller->isRunning() || !m_setup->isValid()) return false;
+  TrainConfig cfg = m_setup->config();
+  if (cfg.outDir.empty()) {
+    const QString stamp = QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+    cfg.outDir =
+        QDir::home().filePath(QStringLiteral("infomax-runs/run-%1").arg(stamp)).toStdString();
+  }
+  m_plot->clear();
+  m_runDir.clear();
+  m_totalSteps = 0;
+  m_batch = cfg.batch;
+  {
+    const QSignalBlocker block(m_lrSpin);
+    m_lrSpin->setValue(cfg.lr);
+  }
+  {
+    const QSignalBlocker block(m_pauseAction);
+    m_pauseAction->setChecked(false);
+    m_pauseAction->setText(tr("&Pause"));
+  }
+  if (!m_controller->start(cfg)) return false;
+  m_starting = true;
+  m_statusLabel->setText(tr("Loading data and building the model…"));
+  saveSettings();
+  updateActions();
+  return true;
+}
+
+bool MainWindow::openRunFolder(const QString& dir) {
+  try {
+    m_plot->setHistory(readMetricsCsv(dir));
+  } catch (const std::exception& e) {
+    showError(tr("Cannot open run folder"), QString::fromStdString(e.what()));
+    return false;
+  }
+  if (!m_controller->isRunning()) m_runDir = dir;
+  statusBar()->showMessage(tr("%1: %2 logged samples").arg(dir).arg(m_plot->samples().size()),
+                           8000);
+  setWindowTitle(tr("InfoMax Studio — %1").arg(QFileInfo(dir).fileName()));
+  return true;
+}
+
+bool MainWindow::resumeRun(const QString& dir, qint64 extraSteps) {
+  if (m_controller->isRunning()) return false;
+  try {
+    m_plot->setHistory(readMetricsCsv(dir));
+  } catch (const std::exception&) {
+    m_plot->clear();  // no readable history: the run's samples still appear as it trains
+  }
+  m_batch = 0;
+  if (!m_controller->resumeFrom(dir, extraSteps)) return false;
+  m_starting = true;
+  m_statusLabel->setText(tr("Loading the checkpoint…"));
+  updateActions();
+  return true;
+}
+
+void MainWindow::pullSamples() {
+  const std::vector<MetricSample> samples = m_controller->takeSamples();
+  if (!samples.empty()) m_plot->appendSamples(samples);
+  updateStatus();
+}
+
+void MainWindow::onStarted(const QString& runDir, qint64 totalSteps) {
+  m_starting = false;
+  m_runDir = runDir;
+  m_totalSteps = totalSteps;
+  const TrainConfig cfg = m_controller->runConfig();
+  m_batch = cfg.batch;
+  {
+    const QSignalBlocker block(m_lrSpin);
+    m_lrSpin->setValue(cfg.lr);
+  }
+  m_progress->setRange(0, static_cast<int>(std::min<qint64>(totalSteps, 1 << 30)));
+  setWindowTitle(tr("InfoMax Studio — %1").arg(QFileInfo(runDir).fileName()));
+  statusBar()->showMessage(tr("Training into %1").arg(runDir), 5000);
+  updateActions();
+  updateStatus();
+}
+
+void MainWindow::onFinished(int status, const QString& message, const QString& checkpoint) {
+  m_starting = false;
+  pullSamples();
+  {
+    const QSignalBlocker block(m_pauseAction);
+    m_pauseAction->setChecked(false);
+    m_pauseAction->setText(tr("&Pause"));
+  }
+  updateActions();
+  QString text = message;
+  if (!checkpoint.isEmpty()) text += tr(" — checkpoint %1").arg(checkpoint);
+  m_statusLabel->setText(text);
+  if (m_closeAfterStop) {
+    close();
+    return;
+  }
+  const auto s = static_cast<RunStatus>(status);
+  if (s == RunStatus::Diverged || s == RunStatus::Failed)
+    showError(s == RunStatus::Diverged ? tr("Training diverged") : tr("Training failed"), text);
+}
+
+void MainWindow::onFailed(const QString& message) {
+  m_starting = false;
+  updateActions();
+  m_statusLabel->setText(tr("Could not start: %1").arg(message));
+  if (m_closeAfterStop) {
+    close();
+    return;
+  }
+  showError(tr("Cannot start training"), message);
+}
+
+void MainWindow::updateActions() {
+  const bool running = m_controller->isRunning() || m_starting;
+  m_startAction->setEnabled(!running && m_setup->isValid());
+  m_startAction->setToolTip(m_setup->isValid() ? tr("Start training (Ctrl+R)")
+                                               : m_setup->validationMessage());
+  m_pauseAction->setEnabled(running);
+  m_stopAction->setEnabled(running);
+  m_checkpointAction->setEnabled(running);
+  m_resumeAction->setEnabled(!running);
+  m_lrSpin->setEnabled(running);
+  m_setup->setEnabled(!running);
+}
+
+void MainWindow::updateStatus() {
+  const auto& samples = m_plot->samples();
+  if (!m_controller->isRunning()) {
+    m_progress->setVisible(m_totalSteps > 0);
+    return;
+  }
+  m_progress->setVisible(true);
+  const std::int64_t step = m_controller->step();
+  m_progress->setValue(static_cast<int>(std::min<std::int64_t>(step, m_progress->maximum())));
+  QString text = tr("step %1 / %2").arg(step).arg(m_totalSteps);
+  if (!samples.empty()) {
+    const MetricSample& last = samples.back();
+    text += tr(" · epoch %1").arg(last.epoch, 0, 'f', 2);
+    if (std::isfinite(last.imagesPerSecond) && last.imagesPerSecond > 0) {
+      text += tr(" · %1 img/s").arg(last.imagesPerSecond, 0, 'f', 0);
+      if (m_batch > 0)
+        text += tr(" · ETA %1")
+                    .arg(formatDuration((m_totalSteps - step) * m_batch / last.imagesPerSecond));
+    }
+    if (std::isfinite(last.loss)) text += tr(" · loss %1").arg(last.loss, 0, 'g', 4);
+  }
+  if (m_controller->isPaused()) text += tr(" · paused");
+  m_statusLabel->setText(text);
+}
+
+QString MainWindow::statusText() const { return m_statusLabel->text(); }
+
+void MainWindow::showError(const QString& title, const QString& message) {
+  m_lastError = message;
+  // Window-modal and non-blocking: the event loop (and a running training's plot) keeps going.
+  auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
+}
+
+void MainWindow::exportPlot() {
+  QString filter;
+  QString path = QFileDialog::getSaveFileName(
+      this, tr("Export plot"), QDir(m_runDir).filePath(QStringLiteral("metrics.png")),
+      tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"), &filter);
+  if (path.isEmpty()) return;
+  if (QFileInfo(path).suffix().isEmpty())
+    path += filter.contains(QLatin1String("pdf"))   ? QStringLiteral(".pdf")
+            : filter.contains(QLatin1String("svg")) ? QStringLiteral(".svg")
+                                                    : QStringLiteral(".png");
+  const QString error = m_plot->exportImage(path);
+  if (!error.isEmpty())
+    showError(tr("Export failed"), error);
+  else
+    statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+}
+
+void MainWindow::exportCsv() {
+  QString path = QFileDialog::getSaveFileName(
+      this, tr("Export plotted data"), QDir(m_runDir).filePath(QStringLiteral("plotted.csv")),
+      tr("CSV (*.csv)"));
+  if (path.isEmpty()) return;
+  if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".csv");
+  const QString error = m_plot->exportCsv(path);
+  if (!error.isEmpty())
+    showError(tr("Export failed"), error);
+  else
+    statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+}
+
+void MainWindow::about() {
+  QMessageBox::about(
+      this, tr("About InfoMax Studio"),
+      tr("<h3>InfoMax Studio %1</h3>"
+         "<p>A workbench for Deep InfoMax (Hjelm et al., ICLR 2019): train encoders by "
+         "maximising mutual information and watch the estimates as they learn.</p>"
+         "<p>Qt %2 (built with %3)<br>%4</p>")
+          .arg(QApplication::applicationVersion(), QString::fromLatin1(qVersion()),
+               QStringLiteral(QT_VERSION_STR), QString::fromStdString(libraryVersions())));
+}
+
+void MainWindow::saveSettings() {
+  QSettings settings;
+  settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  settings.setValue(QStringLiteral("window/state"), saveState());
+  settings.setValue(QStringLiteral("setup/config"),
+                    QString::fromStdString(m_setup->config().toJson()));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (m_controller->isRunning() || m_starting) {
+    if (!m_closeAfterStop) {
+      const auto answer = QMessageBox::question(
+          this, tr("Training is running"),
+          tr("Stop the run and quit? The trainer saves a checkpoint before it stops, so the run "
+             "can be resumed later."),
+          QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+      if (answer != QMessageBox::Yes) {
+        event->ignore();
+        return;
+      }
+      m_closeAfterStop = true;
+      m_controller->stop();
+      m_statusLabel->setText(tr("Stopping — saving a checkpoint, then quitting…"));
+    }
+    event->ignore();  // finished() closes the window once the checkpoint is written
+    return;
+  }
+  saveSettings();
+  event->accept();
 }
 
 }  // namespace infomax::ui

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -36,6 +37,25 @@ int intField(const json& layer, const char* key, int def, int lo, int hi, const 
 
 constexpr int kRequired = INT32_MIN;
 
+// Receptive-field arithmetic along one axis (Araujo et al., Distill 2019), forward through the
+// layers: a layer with kernel k, stride s and padding p maps the field of location 0 from
+// [top, top + size) to [top - p * jump, top - p * jump + size + (k - 1) * jump), and the jump
+// (input pixels between neighbouring locations) to jump * s. Kernels and paddings are square,
+// so one tracker serves both axes.
+struct FieldTracker {
+  long long size = 1, jump = 1, top = 0;
+
+  void apply(int kernel, int stride, int padding, const std::string& where) {
+    top -= static_cast<long long>(padding) * jump;
+    size += static_cast<long long>(kernel - 1) * jump;
+    jump *= stride;
+    // Only absurd stacks (strides on 1x1 maps) get here; keep every field exact in an int.
+    constexpr long long kLimit = 1LL << 30;
+    if (size > kLimit || jump > kLimit || -top > kLimit)
+      throw Error(where + ": the receptive field grows beyond 2^30 input pixels");
+  }
+};
+
 }  // namespace
 
 const LayerInfo& ArchitectureInfo::layer(const std::string& n) const {
@@ -48,6 +68,86 @@ long long ArchitectureInfo::parameters() const {
   long long p = 0;
   for (const auto& l : layers) p += l.parameters;
   return p;
+}
+
+namespace {
+
+// The pixels of [first, first + length) that lie inside [0, extent).
+int clippedLength(long long first, long long length, int extent) {
+  const long long lo = std::max(0LL, first), hi = std::min<long long>(extent, first + length);
+  return static_cast<int>(std::max(0LL, hi - lo));
+}
+
+// One axis of a layer's field: how many input pixels each location sees, and how many locations
+// see the whole axis.
+struct AxisCoverage {
+  long long sum = 0;
+  int max = 0, whole = 0;
+};
+
+AxisCoverage axisCoverage(int locations, int top, int jump, int size, int extent) {
+  AxisCoverage a;
+  for (int i = 0; i < locations; ++i) {
+    const int n =
+        clippedLength(static_cast<long long>(top) + static_cast<long long>(i) * jump, size, extent);
+    a.sum += n;
+    a.max = std::max(a.max, n);
+    if (n == extent) ++a.whole;
+  }
+  return a;
+}
+
+}  // namespace
+
+InputRegion receptiveField(const ArchitectureInfo& info, const std::string& layer, int row,
+                           int col) {
+  const LayerInfo& l = info.layer(layer);
+  if (row < 0 || row >= l.height || col < 0 || col >= l.width)
+    throw Error("architecture " + info.name + ": location (" + std::to_string(row) + ", " +
+                std::to_string(col) + ") is outside layer '" + layer + "' (" +
+                std::to_string(l.height) + "x" + std::to_string(l.width) + ")");
+  const int jump = static_cast<int>(l.rfJump);
+  InputRegion r;
+  r.top = l.rfTop + row * jump;
+  r.left = l.rfLeft + col * jump;
+  r.bottom = r.top + l.rfHeight;
+  r.right = r.left + l.rfWidth;
+  const double area = static_cast<double>(info.inHeight) * info.inWidth;
+  r.coverage = area > 0 ? static_cast<double>(clippedLength(r.top, l.rfHeight, info.inHeight)) *
+                              clippedLength(r.left, l.rfWidth, info.inWidth) / area
+                        : 0;
+  return r;
+}
+
+FieldCoverage fieldCoverage(const ArchitectureInfo& info, const std::string& layer) {
+  const LayerInfo& l = info.layer(layer);
+  const int jump = static_cast<int>(l.rfJump);
+  // The clipped field is a product of one interval per axis, so everything factorises.
+  const AxisCoverage rows = axisCoverage(l.height, l.rfTop, jump, l.rfHeight, info.inHeight);
+  const AxisCoverage cols = axisCoverage(l.width, l.rfLeft, jump, l.rfWidth, info.inWidth);
+  FieldCoverage f;
+  f.locations = l.height * l.width;
+  const double area = static_cast<double>(info.inHeight) * info.inWidth;
+  if (area <= 0 || f.locations <= 0) return f;
+  f.max = static_cast<double>(rows.max) * cols.max / area;
+  f.mean = static_cast<double>(rows.sum) * static_cast<double>(cols.sum) / area / f.locations;
+  f.wholeInput = rows.whole * cols.whole;
+  return f;
+}
+
+std::string localFieldWarning(const ArchitectureInfo& info) {
+  if (info.localLayer.empty()) return {};
+  const LayerInfo& l = info.layer(info.localLayer);
+  if (l.rfHeight < info.inHeight || l.rfWidth < info.inWidth) return {};
+  const FieldCoverage f = fieldCoverage(info, info.localLayer);
+  char mean[16];
+  std::snprintf(mean, sizeof mean, "%.0f%%", f.mean * 100);
+  return "the local layer '" + l.name + "' of " + info.name + " has a " +
+         std::to_string(l.rfHeight) + " px receptive field, as large as the whole " +
+         std::to_string(info.inHeight) + "x" + std::to_string(info.inWidth) +
+         " input (locations seeing all of it: " + std::to_string(f.wholeInput) + " of " +
+         std::to_string(f.locations) + "; the average one sees " + mean +
+         "): local DIM then degenerates into global DIM";
 }
 
 void declaredInputSize(const std::string& text, int& height, int& width) {
@@ -84,7 +184,8 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
 
   int c = channels, h = height, w = width;
   bool flat = false;
-  double rfH = 1, jump = 1, start = 0.5;
+  FieldTracker field;
+  int flatRows = 0, flatCols = 0;  // the hull of a flat layer's field
   std::map<std::string, int> counters;
   std::set<std::string> names;
   const auto& layers = j["layers"];
@@ -119,6 +220,7 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
     auto spatialOnly = [&] {
       if (flat) throw Error(where + " (" + s.type + ") needs a spatial input but follows flatten");
     };
+    // A kernel k / stride st / padding p window: the output size and the receptive field.
     auto shrink = [&](int k, int st, int p) {
       int oh = (h + 2 * p - k) / st + 1;
       int ow = (w + 2 * p - k) / st + 1;
@@ -129,9 +231,10 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
                     "); the input image is too small for this architecture");
       h = oh;
       w = ow;
-      start += ((k - 1) / 2.0 - p) * jump;
-      rfH += (k - 1) * jump;
-      jump *= st;
+      field.apply(k, st, p, where);
+      // The hull of all locations' fields, so that receptiveField() stays within int.
+      if ((std::max(h, w) - 1) * field.jump + field.size > (1LL << 30))
+        throw Error(where + ": the receptive field grows beyond 2^30 input pixels");
     };
 
     if (s.type == "conv") {
@@ -153,8 +256,8 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
       if (s.kernel % 2 == 0) throw Error(where + ": residual kernels must be odd");
       s.stride = intField(L, "stride", 1, 1, 64, where);
       s.padding = s.kernel / 2;
-      shrink(s.kernel, s.stride, s.padding);
-      rfH += (s.kernel - 1) * jump;
+      shrink(s.kernel, s.stride, s.padding);       // conv1: k, stride, padding k/2
+      field.apply(s.kernel, 1, s.padding, where);  // conv2: k, stride 1, same size
       long long k2 = static_cast<long long>(s.kernel) * s.kernel;
       params = s.out * c * k2 + s.out * static_cast<long long>(s.out) * k2 + 4LL * s.out;
       if (c != s.out || s.stride != 1) params += static_cast<long long>(c) * s.out + 2LL * s.out;
@@ -177,10 +280,14 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
         if (feats > (1LL << 26)) throw Error(where + ": flattening gives too many features");
         c = static_cast<int>(feats);
         flat = true;
-        // A flat feature sees the whole input.
-        rfH = std::max(height, width);
-        jump = 1;
-        start = std::max(height, width) / 2.0;
+        // A flat feature sees what any location of the flattened map sees: the hull of their
+        // fields (usually the whole input and some padding).
+        const long long rows = (h - 1) * field.jump + field.size;
+        const long long cols = (w - 1) * field.jump + field.size;
+        if (rows > (1LL << 30) || cols > (1LL << 30))
+          throw Error(where + ": the receptive field grows beyond 2^30 input pixels");
+        flatRows = static_cast<int>(rows);
+        flatCols = static_cast<int>(cols);
         h = w = 1;
       }
     } else if (s.type == "linear") {
@@ -194,9 +301,19 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
     li.height = flat ? 1 : h;
     li.width = flat ? 1 : w;
     li.flat = flat;
-    li.rfSize = rfH;
-    li.rfJump = jump;
-    li.rfStart = start;
+    li.rfTop = li.rfLeft = static_cast<int>(field.top);
+    if (flat) {
+      li.rfHeight = flatRows;
+      li.rfWidth = flatCols;
+      li.rfSize = std::max(flatRows, flatCols);
+      li.rfJump = 0;
+      li.rfStart = li.rfTop + flatRows / 2.0;
+    } else {
+      li.rfHeight = li.rfWidth = static_cast<int>(field.size);
+      li.rfSize = static_cast<double>(field.size);
+      li.rfJump = static_cast<double>(field.jump);
+      li.rfStart = li.rfTop + li.rfSize / 2.0;
+    }
     li.parameters = params;
     info.layers.push_back(li);
     pa.specs.push_back(s);

@@ -31,9 +31,6 @@ struct ParsedArchitecture {
 ParsedArchitecture parseArchitecture(const std::string& json, int channels, int height, int width,
                                      const std::string& origin);
 
-// The input size an architecture declares ("input": {"height":.., "width":..}); 0 when absent.
-void declaredInputSize(const std::string& json, int& height, int& width);
-
 // The architecture a run's encoder is built with, shared by training and evaluation: fills
 // cfg.archJson from cfg.arch when empty (resolveArchitecture) and parses it for images of
 // channels x height x width zero-padded to the input size the trainer feeds, which it returns in

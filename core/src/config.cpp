@@ -114,6 +114,7 @@ const std::vector<Field>& fields() {
       plain("out", &TrainConfig::outDir),
       plain("log_every", &TrainConfig::logEvery),
       plain("checkpoint_every", &TrainConfig::checkpointEvery),
+      plain("autosave_minutes", &TrainConfig::autosaveMinutes),
   };
   return f;
 }
@@ -186,6 +187,7 @@ void TrainConfig::validate() const {
   require(prefetch >= 1 && prefetch <= 64, "prefetch must be in [1, 64]");
   require(logEvery >= 1, "log_every must be at least 1");
   require(checkpointEvery >= 0, "checkpoint_every must not be negative");
+  require(finite(autosaveMinutes) && autosaveMinutes >= 0, "autosave_minutes must not be negative");
   require(dataLimit >= 0, "data_limit must not be negative");
 }
 

@@ -1,7 +1,5 @@
 #include "infomax/evaluation.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,6 +9,7 @@
 #include "archspec.h"
 #include "checkpoint.h"
 #include "encoder.h"
+#include "globalseedscope.h"
 #include "infomax/error.h"
 #include "infomax/trainer.h"
 #include "loader.h"
@@ -43,27 +42,6 @@ class ThreadScope final {
 
  private:
   int m_saved;
-};
-
-// Seeds torch's global generator (which module initialisers draw from) for a scope and then
-// restores its state, so building an encoder here does not shift anyone else's random sequence.
-class GlobalSeedScope final {
- public:
-  explicit GlobalSeedScope(std::uint64_t seed) : m_gen(at::detail::getDefaultCPUGenerator()) {
-    std::lock_guard<std::mutex> lock(m_gen.mutex());
-    m_saved = m_gen.get_state();
-    m_gen.set_current_seed(seed);
-  }
-  ~GlobalSeedScope() {
-    std::lock_guard<std::mutex> lock(m_gen.mutex());
-    m_gen.set_state(m_saved);
-  }
-  GlobalSeedScope(const GlobalSeedScope&) = delete;
-  GlobalSeedScope& operator=(const GlobalSeedScope&) = delete;
-
- private:
-  at::Generator m_gen;
-  torch::Tensor m_saved;
 };
 
 // Maps stage-local progress onto the caller's overall 0..1 scale.

@@ -450,10 +450,16 @@ RunResult Trainer::run() {
     std::snprintf(name, sizeof name, "step-%010lld.imx", static_cast<long long>(d.step.load()));
     return (fs::path(d.runDir) / "checkpoints" / name).string();
   };
+  auto lastSave = Clock::now();
   auto writeCheckpoint = [&] {
     if (d.runDir.empty()) return;
     d.saveCheckpointTo(checkpointPath());
     d.pruneCheckpoints();
+    lastSave = Clock::now();
+  };
+  auto autosaveDue = [&] {
+    return d.cfg.autosaveMinutes > 0 &&
+           std::chrono::duration<double>(Clock::now() - lastSave).count() >= 60 * d.cfg.autosaveMinutes;
   };
 
   const auto start = Clock::now();
@@ -531,7 +537,8 @@ RunResult Trainer::run() {
         batchRows.clear();
       }
       d.wallOffset = wallNow();
-      if (d.cfg.checkpointEvery > 0 && d.step % d.cfg.checkpointEvery == 0 && d.step < d.total)
+      if (d.step < d.total &&
+          ((d.cfg.checkpointEvery > 0 && d.step % d.cfg.checkpointEvery == 0) || autosaveDue()))
         writeCheckpoint();
       if (d.checkpointRequested.exchange(false)) writeCheckpoint();
     }
@@ -597,9 +604,13 @@ std::string Trainer::describeModel() const {
     << ": encoder " << info.parameters() << " parameters, heads " << headParams
     << "; local layer '" << info.localLayer << "' " << info.layer(info.localLayer).channels << "x"
     << info.layer(info.localLayer).height << "x" << info.layer(info.localLayer).width
-    << " (receptive field " << info.layer(info.localLayer).rfSize << " px)";
+    << " (receptive field " << info.layer(info.localLayer).rfSize << " px, jump "
+    << info.layer(info.localLayer).rfJump << " px"
+    << (localFieldWarning(info).empty() ? "" : ", as large as the whole input") << ")";
   return o.str();
 }
+
+const ArchitectureInfo& Trainer::architecture() const { return m_impl->arch.info; }
 
 std::string Trainer::saveCheckpoint(const std::string& path) {
   if (m_impl->running) throw Error("cannot save a checkpoint while training runs; use requestCheckpoint()");

@@ -72,6 +72,7 @@ struct TrainConfig {
   std::string outDir;          // run folder; empty = no files written
   int logEvery = 10;           // steps between metric samples
   int checkpointEvery = 1000;  // steps between checkpoints (0 = only at the end)
+  double autosaveMinutes = 10;  // also checkpoint when this much time passed since the last (0 = off)
 
   std::int64_t totalSteps(std::int64_t trainImages) const;
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "infomax/architecture.h"
 #include "infomax/config.h"
 #include "infomax/metrics.h"
 
@@ -62,6 +63,7 @@ class Trainer final {
   const TrainConfig& config() const;
   std::string runDir() const;
   std::string describeModel() const;  // architecture and parameter counts, for logs
+  const ArchitectureInfo& architecture() const;  // the encoder's, for the input it is fed
   int trainImages() const;
 
   // Writes a checkpoint now (only while run() is not going). Returns its path.

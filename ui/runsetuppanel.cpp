@@ -1,0 +1,305 @@
+#include "runsetuppanel.h"
+
+#include <exception>
+#include <thread>
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QFutureWatcher>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSpinBox>
+#include <QTimer>
+#include <QToolButton>
+#include <QVBoxLayout>
+#include <QtConcurrent>
+
+#include "infomax/architecture.h"
+#include "infomax/imageset.h"
+
+namespace infomax::ui {
+
+namespace {
+
+struct LoadResult {
+  QString text;
+  bool error = false;
+};
+
+QDoubleSpinBox* doubleSpin(QWidget* parent, double lo, double hi, int decimals, double step) {
+  auto* s = new QDoubleSpinBox(parent);
+  s->setRange(lo, hi);
+  s->setDecimals(decimals);
+  s->setSingleStep(step);
+  return s;
+}
+
+QSpinBox* intSpin(QWidget* parent, int lo, int hi) {
+  auto* s = new QSpinBox(parent);
+  s->setRange(lo, hi);
+  return s;
+}
+
+}  // namespace
+
+RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
+  auto* outer = new QVBoxLayout(this);
+  auto* form = new QFormLayout;
+  form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+  outer->addLayout(form);
+
+  // Data
+  m_dataPath = new QLineEdit(this);
+  m_dataPath->setObjectName(QStringLiteral("dataPath"));
+  m_dataPath->setPlaceholderText(QString::fromStdString(defaultDataPath()));
+  m_dataPath->setToolTip(
+      tr("An IDX/CIFAR/STL-10 file or folder, or a folder of images; empty "
+         "uses Fashion-MNIST"));
+  auto* pickFile = new QToolButton(this);
+  pickFile->setText(tr("File…"));
+  auto* pickFolder = new QToolButton(this);
+  pickFolder->setText(tr("Folder…"));
+  auto* dataRow = new QHBoxLayout;
+  dataRow->addWidget(m_dataPath, 1);
+  dataRow->addWidget(pickFile);
+  dataRow->addWidget(pickFolder);
+  form->addRow(tr("Data:"), dataRow);
+  m_dataSummary = new QLabel(this);
+  m_dataSummary->setObjectName(QStringLiteral("dataSummary"));
+  m_dataSummary->setWordWrap(true);
+  m_dataSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  form->addRow(QString(), m_dataSummary);
+
+  // Model and objective
+  m_arch = new QComboBox(this);
+  m_arch->setEditable(true);
+  m_arch->addItem(QStringLiteral("auto"));
+  for (const auto& p : presetNames()) m_arch->addItem(QString::fromStdString(p));
+  m_arch->setToolTip(
+      tr("A built-in encoder, 'auto' (by image size) or an architecture JSON "
+         "file"));
+  auto* pickArch = new QToolButton(this);
+  pickArch->setText(tr("JSON…"));
+  auto* archRow = new QHBoxLayout;
+  archRow->addWidget(m_arch, 1);
+  archRow->addWidget(pickArch);
+  form->addRow(tr("Encoder:"), archRow);
+  m_mode = new QComboBox(this);
+  for (Mode m : {Mode::Local, Mode::Global, Mode::LocalGlobal})
+    m_mode->addItem(QString::fromLatin1(toString(m)), static_cast<int>(m));
+  form->addRow(tr("Mode:"), m_mode);
+  m_estimator = new QComboBox(this);
+  for (Estimator e : {Estimator::Jsd, Estimator::Nce, Estimator::Dv, Estimator::Nwj})
+    m_estimator->addItem(QString::fromLatin1(toString(e)), static_cast<int>(e));
+  form->addRow(tr("Estimator:"), m_estimator);
+  m_alpha = doubleSpin(this, -1, 1e4, 3, 0.1);
+  m_alpha->setToolTip(tr("Weight of the global MI term"));
+  m_beta = doubleSpin(this, -1, 1e4, 3, 0.1);
+  m_beta->setToolTip(tr("Weight of the local MI term"));
+  m_gamma = doubleSpin(this, -1, 1e4, 3, 0.1);
+  m_gamma->setToolTip(tr("Weight of the prior-matching term"));
+  auto* weights = new QHBoxLayout;
+  for (auto [name, spin] :
+       {std::pair<const char*, QDoubleSpinBox*>{"α", m_alpha}, {"β", m_beta}, {"γ", m_gamma}}) {
+    weights->addWidget(new QLabel(QString::fromUtf8(name), this));
+    weights->addWidget(spin, 1);
+  }
+  form->addRow(tr("Weights:"), weights);
+  m_headUnits = intSpin(this, 0, 65536);
+  m_headUnits->setObjectName(QStringLiteral("headUnits"));
+  form->addRow(tr("Head units:"), m_headUnits);
+
+  // Optimisation
+  m_batch = intSpin(this, 0, 1 << 20);
+  m_batch->setObjectName(QStringLiteral("batch"));
+  form->addRow(tr("Batch:"), m_batch);
+  m_lr = doubleSpin(this, 0, 10, 6, 1e-5);
+  m_lr->setObjectName(QStringLiteral("lr"));
+  form->addRow(tr("Learning rate:"), m_lr);
+  m_steps = intSpin(this, 0, 1'000'000'000);
+  m_steps->setSpecialValueText(tr("by epochs"));
+  m_steps->setObjectName(QStringLiteral("steps"));
+  form->addRow(tr("Steps:"), m_steps);
+  m_epochs = doubleSpin(this, 0, 1e6, 2, 0.5);
+  form->addRow(tr("Epochs:"), m_epochs);
+  m_seed = intSpin(this, 0, 2147483647);
+  form->addRow(tr("Seed:"), m_seed);
+  m_threads = intSpin(this, 0, 1024);
+  m_threads->setSpecialValueText(tr("every core (%1)").arg(std::thread::hardware_concurrency()));
+  form->addRow(tr("Threads:"), m_threads);
+
+  // Output
+  m_outDir = new QLineEdit(this);
+  m_outDir->setObjectName(QStringLiteral("outDir"));
+  m_outDir->setPlaceholderText(tr("new folder under ~/infomax-runs"));
+  auto* pickOut = new QToolButton(this);
+  pickOut->setText(tr("…"));
+  auto* outRow = new QHBoxLayout;
+  outRow->addWidget(m_outDir, 1);
+  outRow->addWidget(pickOut);
+  form->addRow(tr("Run folder:"), outRow);
+
+  m_validation = new QLabel(this);
+  m_validation->setObjectName(QStringLiteral("validationLabel"));
+  m_validation->setWordWrap(true);
+  m_validation->setStyleSheet(QStringLiteral("color: #b00020; font-weight: bold;"));
+  outer->addWidget(m_validation);
+  outer->addStretch(1);
+
+  m_loadTimer = new QTimer(this);
+  m_loadTimer->setSingleShot(true);
+  m_loadTimer->setInterval(300);  // wait for typing to pause before reading a data set
+  connect(m_loadTimer, &QTimer::timeout, this, &RunSetupPanel::loadDataSummary);
+
+  connect(pickFile, &QToolButton::clicked, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Data file"), m_dataPath->text());
+    if (!f.isEmpty()) m_dataPath->setText(f);
+  });
+  connect(pickFolder, &QToolButton::clicked, this, [this] {
+    const QString d =
+        QFileDialog::getExistingDirectory(this, tr("Data folder"), m_dataPath->text());
+    if (!d.isEmpty()) m_dataPath->setText(d);
+  });
+  connect(pickArch, &QToolButton::clicked, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Architecture JSON"), QString(),
+                                                   tr("JSON (*.json);;All files (*)"));
+    if (!f.isEmpty()) m_arch->setCurrentText(f);
+  });
+  connect(pickOut, &QToolButton::clicked, this, [this] {
+    const QString d = QFileDialog::getExistingDirectory(this, tr("Run folder"), m_outDir->text());
+    if (!d.isEmpty()) m_outDir->setText(d);
+  });
+  connect(m_dataPath, &QLineEdit::textChanged, this, [this] {
+    if (!m_filling) m_loadTimer->start();
+  });
+
+  const auto changed = [this] {
+    if (!m_filling) revalidate();
+  };
+  connect(m_arch, &QComboBox::currentTextChanged, this, changed);
+  for (QComboBox* c : {m_mode, m_estimator})
+    connect(c, &QComboBox::currentIndexChanged, this, changed);
+  for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs})
+    connect(s, &QDoubleSpinBox::valueChanged, this, changed);
+  for (QSpinBox* s : {m_batch, m_steps, m_seed, m_threads, m_headUnits})
+    connect(s, &QSpinBox::valueChanged, this, changed);
+  connect(m_dataPath, &QLineEdit::textChanged, this, changed);
+  connect(m_outDir, &QLineEdit::textChanged, this, changed);
+
+  setConfig(TrainConfig{});
+}
+
+RunSetupPanel::~RunSetupPanel() = default;
+
+void RunSetupPanel::setConfig(const TrainConfig& config) {
+  m_base = config;
+  m_filling = true;
+  m_dataPath->setText(QString::fromStdString(config.dataPath));
+  m_arch->setCurrentText(QString::fromStdString(config.arch));
+  m_mode->setCurrentIndex(m_mode->findData(static_cast<int>(config.mode)));
+  m_estimator->setCurrentIndex(m_estimator->findData(static_cast<int>(config.estimator)));
+  m_alpha->setValue(config.alpha);
+  m_beta->setValue(config.beta);
+  m_gamma->setValue(config.gamma);
+  m_headUnits->setValue(config.headUnits);
+  m_batch->setValue(config.batch);
+  m_lr->setValue(config.lr);
+  m_steps->setValue(static_cast<int>(std::min<std::int64_t>(config.steps, m_steps->maximum())));
+  m_epochs->setValue(config.epochs);
+  m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(config.seed, 2147483647u)));
+  m_threads->setValue(config.threads);
+  m_outDir->setText(QString::fromStdString(config.outDir));
+  m_filling = false;
+  revalidate();
+  loadDataSummary();
+}
+
+TrainConfig RunSetupPanel::config() const {
+  TrainConfig c = m_base;
+  const QString data = m_dataPath->text().trimmed();
+  if (data.toStdString() != c.dataPath) c.format = DataFormat::Auto;
+  c.dataPath = data.toStdString();
+  const std::string arch = m_arch->currentText().trimmed().toStdString();
+  if (arch != c.arch) c.archJson.clear();  // resolved again from the new choice
+  c.arch = arch.empty() ? std::string("auto") : arch;
+  c.mode = static_cast<Mode>(m_mode->currentData().toInt());
+  c.estimator = static_cast<Estimator>(m_estimator->currentData().toInt());
+  c.alpha = m_alpha->value();
+  c.beta = m_beta->value();
+  c.gamma = m_gamma->value();
+  c.headUnits = m_headUnits->value();
+  c.batch = m_batch->value();
+  c.lr = m_lr->value();
+  c.steps = m_steps->value();
+  c.epochs = m_epochs->value();
+  c.seed = static_cast<std::uint64_t>(m_seed->value());
+  c.threads = m_threads->value();
+  c.outDir = m_outDir->text().trimmed().toStdString();
+  return c;
+}
+
+QString RunSetupPanel::dataSummary() const { return m_dataSummary->text(); }
+
+void RunSetupPanel::revalidate() {
+  QString message;
+  try {
+    config().validate();
+  } catch (const std::exception& e) {
+    message = QString::fromStdString(e.what());
+  }
+  // Mark the field the message is about.
+  const std::pair<const char*, QWidget*> fields[] = {
+      {"batch", m_batch},     {"lr", m_lr},       {"alpha", m_alpha},
+      {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits},
+      {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs}};
+  for (const auto& [prefix, widget] : fields) {
+    const bool bad = message.startsWith(QLatin1String(prefix));
+    widget->setStyleSheet(bad ? QStringLiteral("background: #ffd6d6;") : QString());
+    if (bad) widget->setToolTip(message);
+  }
+  m_validation->setText(message.isEmpty() ? QString() : tr("Cannot start: %1").arg(message));
+  m_validation->setVisible(!message.isEmpty());
+  const bool valid = message.isEmpty();
+  m_message = message;
+  if (valid != m_valid) {
+    m_valid = valid;
+    Q_EMIT validityChanged(valid);
+  }
+}
+
+void RunSetupPanel::loadDataSummary() {
+  DataSpec spec;
+  spec.path = m_dataPath->text().trimmed().toStdString();
+  if (spec.path.empty()) spec.path = defaultDataPath();
+  spec.format = m_base.format;
+  spec.split = m_base.split;
+  spec.resize = m_base.resize;
+  spec.limit = m_base.dataLimit;
+  const int generation = ++m_loadGeneration;
+  setSummary(tr("Reading %1 …").arg(QString::fromStdString(spec.path)), false);
+  auto* watcher = new QFutureWatcher<LoadResult>(this);
+  connect(watcher, &QFutureWatcher<LoadResult>::finished, this, [this, watcher, generation] {
+    const LoadResult r = watcher->result();
+    watcher->deleteLater();
+    if (generation == m_loadGeneration) setSummary(r.text, r.error);  // else a newer load runs
+  });
+  watcher->setFuture(QtConcurrent::run([spec] {
+    try {
+      return LoadResult{QString::fromStdString(describe(loadImageSet(spec))), false};
+    } catch (const std::exception& e) {
+      return LoadResult{QString::fromStdString(e.what()), true};
+    }
+  }));
+}
+
+void RunSetupPanel::setSummary(const QString& text, bool error) {
+  m_dataSummary->setText(text);
+  m_dataSummary->setStyleSheet(error ? QStringLiteral("color: #b00020;")
+                                     : QStringLiteral("color: palette(mid);"));
+  Q_EMIT dataSummaryChanged(text);
+}
+
+}  // namespace infomax::ui
