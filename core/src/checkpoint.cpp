@@ -78,6 +78,15 @@ CheckpointFile readCheckpointFile(const std::string& path) {
   return f;
 }
 
+void openArchive(const CheckpointFile& file, const std::string& path,
+                 torch::serialize::InputArchive& archive, torch::Device device) {
+  try {
+    archive.load_from(file.archive.data(), file.archive.size(), device);
+  } catch (const c10::Error&) {
+    throw Error("checkpoint " + path + ": corrupt tensor archive");
+  }
+}
+
 void saveModuleState(torch::serialize::OutputArchive& archive, const torch::nn::Module& module,
                      const std::string& prefix) {
   for (const auto& p : module.named_parameters()) archive.write(prefix + p.key(), p.value());
@@ -119,11 +128,7 @@ std::string latestCheckpoint(const std::string& runDir) {
 std::string describeCheckpoint(const std::string& path) {
   CheckpointFile f = readCheckpointFile(path);
   torch::serialize::InputArchive ar;
-  try {
-    ar.load_from(f.archive.data(), f.archive.size());
-  } catch (const c10::Error& e) {
-    throw Error("checkpoint " + path + ": corrupt tensor archive");
-  }
+  openArchive(f, path, ar);
   long long encoderParams = 0, totalParams = 0;
   for (const auto& k : ar.keys()) {
     if (k.rfind("model/", 0) != 0) continue;
@@ -144,11 +149,7 @@ std::string describeCheckpoint(const std::string& path) {
 void exportEncoder(const std::string& checkpointPath, const std::string& outPath) {
   CheckpointFile f = readCheckpointFile(checkpointPath);
   torch::serialize::InputArchive ar;
-  try {
-    ar.load_from(f.archive.data(), f.archive.size());
-  } catch (const c10::Error& e) {
-    throw Error("checkpoint " + checkpointPath + ": corrupt tensor archive");
-  }
+  openArchive(f, checkpointPath, ar);
   c10::Dict<std::string, at::Tensor> dict;
   const std::string prefix = "model/encoder.";
   for (const auto& k : ar.keys()) {

@@ -22,6 +22,11 @@ void writeCheckpointFile(const std::string& path, const nlohmann::json& meta,
 // Reads and verifies; throws Error naming the path and what is wrong with it.
 CheckpointFile readCheckpointFile(const std::string& path);
 
+// Opens the tensor archive of a verified checkpoint file, with its tensors on the given device;
+// throws Error "checkpoint PATH: corrupt tensor archive" when LibTorch cannot parse it.
+void openArchive(const CheckpointFile& file, const std::string& path,
+                 torch::serialize::InputArchive& archive, torch::Device device = torch::kCPU);
+
 // Copies tensors from an archive into a module's parameters and buffers under a key prefix;
 // any missing key or shape mismatch throws Error naming the tensor and both shapes.
 void loadModuleState(torch::serialize::InputArchive& archive, torch::nn::Module& module,

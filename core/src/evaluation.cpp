@@ -300,11 +300,7 @@ std::vector<ProbeResult> evaluateCheckpoint(const std::string& checkpointOrRunDi
                   std::to_string(arch.info.inChannels) + "x" + std::to_string(arch.info.inHeight) +
                   "x" + std::to_string(arch.info.inWidth) + " (after padding)");
     torch::serialize::InputArchive archive;
-    try {
-      archive.load_from(file.archive.data(), file.archive.size(), torch::kCPU);
-    } catch (const c10::Error&) {
-      throw Error(origin + ": corrupt tensor archive");
-    }
+    openArchive(file, path, archive);
     loadModuleState(archive, *encoder, "model/encoder.", origin);
     return probeEncoder(encoder, splits, th, tw, plan, options, progress, "checkpoint");
   });

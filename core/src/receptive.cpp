@@ -108,11 +108,7 @@ std::unique_ptr<EffectiveField> EffectiveField::fromCheckpoint(
   try {
     impl->encoder = Encoder(impl->arch);
     torch::serialize::InputArchive archive;
-    try {
-      archive.load_from(file.archive.data(), file.archive.size(), torch::kCPU);
-    } catch (const c10::Error&) {
-      throw Error(origin + ": corrupt tensor archive");
-    }
+    openArchive(file, path, archive);
     loadModuleState(archive, *impl->encoder, "model/encoder.", origin);
   } catch (const c10::Error& e) {
     throw Error(origin + ": cannot rebuild its encoder: " + e.what_without_backtrace());

@@ -239,11 +239,7 @@ std::string Trainer::Impl::saveCheckpointTo(const std::string& path) {
 void Trainer::Impl::loadCheckpoint(const std::string& path) {
   CheckpointFile f = readCheckpointFile(path);
   torch::serialize::InputArchive ar;
-  try {
-    ar.load_from(f.archive.data(), f.archive.size(), device);
-  } catch (const c10::Error&) {
-    throw Error("checkpoint " + path + ": corrupt tensor archive");
-  }
+  openArchive(f, path, ar, device);
   const std::string origin = "checkpoint " + path;
   loadModuleState(ar, *model, "model/", origin);
   if (prior) loadModuleState(ar, *prior, "prior/", origin);
