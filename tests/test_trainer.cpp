@@ -57,6 +57,19 @@ class TestTrainer : public QObject {
       QCOMPARE(sa[i].loss, sb[i].loss);
       QCOMPARE(sa[i].local.mi, sb[i].local.mi);
     }
+    // Logging every 3 steps publishes the mean of those steps' values.
+    TrainConfig every3 = smallConfig();
+    every3.logEvery = 3;
+    Trainer d(every3);
+    auto sd = runAll(d);
+    QCOMPARE(sd.size(), size_t(4));
+    for (size_t k = 0; k < sd.size(); ++k) {
+      QCOMPARE(sd[k].step, std::int64_t(3 * k + 3));
+      const double mean = (sa[3 * k].loss + sa[3 * k + 1].loss + sa[3 * k + 2].loss) / 3;
+      const double mi = (sa[3 * k].local.mi + sa[3 * k + 1].local.mi + sa[3 * k + 2].local.mi) / 3;
+      QVERIFY(std::abs(sd[k].loss - mean) <= 1e-9 * std::max(1.0, std::abs(mean)));
+      QVERIFY(std::abs(sd[k].local.mi - mi) <= 1e-9 * std::max(1.0, std::abs(mi)));
+    }
     // A different seed gives a different run.
     TrainConfig other = smallConfig();
     other.seed = 8;

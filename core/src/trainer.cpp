@@ -129,7 +129,8 @@ struct Trainer::Impl {
   json metaJson() const;
   std::string saveCheckpointTo(const std::string& path);
   void loadCheckpoint(const std::string& path);
-  bool trainStep(const Batch& batch, bool wantStats, MetricSample& sample, std::string& why);
+  // Runs one step and fills the sample's loss and term statistics (every step reports).
+  bool trainStep(const Batch& batch, MetricSample& sample, std::string& why);
   void appendMetrics(const std::vector<MetricSample>& rows);
   void pruneCheckpoints();
   void publish(std::vector<MetricSample> rows);
@@ -271,7 +272,7 @@ void Trainer::Impl::loadCheckpoint(const std::string& path) {
   lastCheckpoint = path;
 }
 
-bool Trainer::Impl::trainStep(const Batch& batch, bool wantStats, MetricSample& sample,
+bool Trainer::Impl::trainStep(const Batch& batch, MetricSample& sample,
                               std::string& why) {
   auto x = batch.images.to(device, /*non_blocking=*/true);
   // BN running statistics change in the forward pass; keep them to roll back a bad step.
@@ -329,16 +330,12 @@ bool Trainer::Impl::trainStep(const Batch& batch, bool wantStats, MetricSample& 
     priorOpt->zero_grad();
     dLoss.backward();
     priorOpt->step();
-    if (wantStats) {
-      sample.priorDiscLoss = dLoss.item<double>();
-      sample.priorLoss = out.priorLoss.item<double>();
-    }
+    sample.priorDiscLoss = dLoss.item<double>();
+    sample.priorLoss = out.priorLoss.item<double>();
   }
-  if (wantStats) {
-    sample.loss = loss;
-    if (out.local) sample.local = termStats(*out.local);
-    if (out.global) sample.global = termStats(*out.global);
-  }
+  sample.loss = loss;
+  if (out.local) sample.local = termStats(*out.local);
+  if (out.global) sample.global = termStats(*out.global);
   return true;
 }
 
@@ -466,6 +463,7 @@ RunResult Trainer::run() {
 
   std::vector<MetricSample> batchRows;
   double waitSum = 0, stepSum = 0;
+  std::vector<double> statSum;
   int stepsSinceSample = 0;
   auto lastSample = Clock::now();
 
@@ -490,11 +488,11 @@ RunResult Trainer::run() {
           static_cast<torch::optim::AdamOptions&>(group.options()).lr(lrNow);
 
       const std::int64_t next = d.step + 1;
-      const bool wantStats = next % d.cfg.logEvery == 0 || next == d.total;
+      const bool logNow = next % d.cfg.logEvery == 0 || next == d.total;
       MetricSample s;
       std::string why;
       const auto t0 = Clock::now();
-      if (!d.trainStep(batch, wantStats, s, why)) {
+      if (!d.trainStep(batch, s, why)) {
         d.wallOffset = wallNow();
         result.status = RunStatus::Diverged;
         result.step = d.step;
@@ -514,7 +512,14 @@ RunResult Trainer::run() {
       waitSum += waitMs;
       ++stepsSinceSample;
       d.step = next;
-      if (wantStats) {
+      // A logged sample carries the mean of every step since the previous one.
+      const auto v = s.values();
+      if (statSum.empty()) statSum.assign(v.size(), 0.0);
+      for (std::size_t i = 0; i < v.size(); ++i) statSum[i] += v[i];
+      if (logNow) {
+        for (auto& x : statSum) x /= stepsSinceSample;
+        s = MetricSample::fromValues(statSum);
+        statSum.clear();
         const auto now = Clock::now();
         const double secs = std::chrono::duration<double>(now - lastSample).count();
         s.step = next;
