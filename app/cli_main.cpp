@@ -159,11 +159,12 @@ model
   --mode M             local|global|local+global (default local)
   --estimator E        jsd|nce|dv|nwj (default jsd)
   --alpha A --beta B --gamma G   weights of global, local and prior terms (0, 1, 0.1)
-  --head-units N       width of the MI heads (default 512; the paper uses 2048)
+  --head-units N       width of the MI heads (default 2048, the paper's)
   --local-head H       encode-dot|concat-conv;  --global-head H  encode-dot|global-disc
   --mine               DV: MINE's moving-average gradient correction
   --score-clip C       soft-clip scores to [-C, C]
-  --local-fraction F   fast mode: score a random fraction F of the local positions each step
+  --local-fraction F   score a random fraction F of the local positions each step
+                       (default 0.5, the CPU-friendly fast mode; 1 = every position)
 training
   --batch N --lr X --steps N | --epochs X --seed S
   --threads N          CPU threads (default: every core)   --device cpu|cuda[:N]

@@ -97,6 +97,8 @@ class TestConfig : public QObject {
     QCOMPARE(c.alpha, 0.0);
     QCOMPARE(c.beta, 1.0);
     QCOMPARE(c.gamma, 0.1);
+    QCOMPARE(c.headUnits, 2048);
+    QCOMPARE(c.localFraction, 0.5);
   }
 
   void totalSteps() {

@@ -151,6 +151,7 @@ class TestModel : public QObject {
     TrainConfig cfg;
     cfg.headUnits = 16;
     cfg.mode = Mode::LocalGlobal;
+    cfg.localFraction = 1.0;
     cfg.alpha = 0.5;
     cfg.beta = 2.0;
     cfg.gamma = 0.3;
