@@ -78,6 +78,17 @@ CheckpointFile readCheckpointFile(const std::string& path) {
   return f;
 }
 
+std::string resolveCheckpointPath(const std::string& checkpointOrRunDir) {
+  return std::filesystem::is_directory(checkpointOrRunDir) ? latestCheckpoint(checkpointOrRunDir)
+                                                           : checkpointOrRunDir;
+}
+
+TrainConfig configFromCheckpoint(const CheckpointFile& file, const std::string& path) {
+  if (!file.meta.contains("config"))
+    throw Error("checkpoint " + path + ": metadata has no config");
+  return TrainConfig::fromJson(file.meta["config"].dump(), "checkpoint " + path);
+}
+
 void openArchive(const CheckpointFile& file, const std::string& path,
                  torch::serialize::InputArchive& archive, torch::Device device) {
   try {

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "infomax/config.h"
+
 namespace infomax {
 
 struct CheckpointFile {
@@ -21,6 +23,11 @@ void writeCheckpointFile(const std::string& path, const nlohmann::json& meta,
                          const std::string& archive);
 // Reads and verifies; throws Error naming the path and what is wrong with it.
 CheckpointFile readCheckpointFile(const std::string& path);
+
+// A checkpoint file as given, or the newest checkpoint of a run folder.
+std::string resolveCheckpointPath(const std::string& checkpointOrRunDir);
+// The run configuration stored in a checkpoint's metadata; throws Error naming the file.
+TrainConfig configFromCheckpoint(const CheckpointFile& file, const std::string& path);
 
 // Opens the tensor archive of a verified checkpoint file, with its tensors on the given device;
 // throws Error "checkpoint PATH: corrupt tensor archive" when LibTorch cannot parse it.

@@ -242,16 +242,6 @@ std::vector<ProbeResult> probeEncoder(Encoder& encoder, const Splits& s, int th,
   return results;
 }
 
-TrainConfig configOf(const CheckpointFile& f, const std::string& path) {
-  if (!f.meta.contains("config")) throw Error("checkpoint " + path + ": metadata has no config");
-  return TrainConfig::fromJson(f.meta["config"].dump(), "checkpoint " + path);
-}
-
-std::string resolveCheckpointPath(const std::string& checkpointOrRunDir) {
-  return fs::is_directory(checkpointOrRunDir) ? latestCheckpoint(checkpointOrRunDir)
-                                              : checkpointOrRunDir;
-}
-
 // Builds the config's encoder for the splits' image shape; weights from the seeded initialiser.
 Encoder buildEncoder(TrainConfig& cfg, const Splits& s, std::uint64_t seed, int& th, int& tw,
                      ParsedArchitecture& arch) {
@@ -274,7 +264,7 @@ std::vector<ProbeResult> guarded(const std::string& what, Fn fn) {
 
 TrainConfig checkpointConfig(const std::string& checkpointOrRunDir) {
   const std::string path = resolveCheckpointPath(checkpointOrRunDir);
-  return configOf(readCheckpointFile(path), path);
+  return configFromCheckpoint(readCheckpointFile(path), path);
 }
 
 std::vector<ProbeResult> evaluateCheckpoint(const std::string& checkpointOrRunDir,
@@ -284,7 +274,7 @@ std::vector<ProbeResult> evaluateCheckpoint(const std::string& checkpointOrRunDi
   const std::string origin = "checkpoint " + path;
   return guarded("evaluating " + origin, [&] {
     const CheckpointFile file = readCheckpointFile(path);
-    TrainConfig cfg = configOf(file, path);
+    TrainConfig cfg = configFromCheckpoint(file, path);
     ThreadScope threads(options.threads);
     const Progress progress(options);
     const Splits splits = loadSplits(cfg, options, progress);

@@ -90,13 +90,10 @@ std::unique_ptr<EffectiveField> EffectiveField::fromArchitecture(const std::stri
 
 std::unique_ptr<EffectiveField> EffectiveField::fromCheckpoint(
     const std::string& checkpointOrRunDir) {
-  const std::string path = std::filesystem::is_directory(checkpointOrRunDir)
-                               ? latestCheckpoint(checkpointOrRunDir)
-                               : checkpointOrRunDir;
+  const std::string path = resolveCheckpointPath(checkpointOrRunDir);
   const std::string origin = "checkpoint " + path;
   const CheckpointFile file = readCheckpointFile(path);
-  if (!file.meta.contains("config")) throw Error(origin + ": metadata has no config");
-  TrainConfig cfg = TrainConfig::fromJson(file.meta["config"].dump(), origin);
+  TrainConfig cfg = configFromCheckpoint(file, path);
   const auto& in = file.meta.contains("input") ? file.meta["input"] : nlohmann::json();
   if (!in.is_array() || in.size() != 3 || !in[0].is_number_integer() ||
       !in[1].is_number_integer() || !in[2].is_number_integer())

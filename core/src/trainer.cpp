@@ -303,7 +303,7 @@ bool Trainer::Impl::trainStep(const Batch& batch, MetricSample& sample,
   if (injectAt == batch.step) loss = std::numeric_limits<double>::quiet_NaN();
   if (!std::isfinite(loss)) {
     rollback();
-    why = "the loss became " + formatValue(loss) + (std::isnan(loss) ? "nan" : "");
+    why = std::string("the loss became ") + (std::isnan(loss) ? "nan" : formatValue(loss));
     return false;
   }
   opt->zero_grad();
@@ -381,12 +381,9 @@ Trainer::Trainer(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Trainer::~Trainer() = default;
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t extraSteps) {
-  std::string ckpt = path;
-  if (fs::is_directory(path)) ckpt = latestCheckpoint(path);
+  const std::string ckpt = resolveCheckpointPath(path);
   CheckpointFile f = readCheckpointFile(ckpt);
-  if (!f.meta.contains("config"))
-    throw Error("checkpoint " + ckpt + ": metadata has no config");
-  TrainConfig cfg = TrainConfig::fromJson(f.meta["config"].dump(), "checkpoint " + ckpt);
+  TrainConfig cfg = configFromCheckpoint(f, ckpt);
   const std::int64_t at = f.meta.value("step", std::int64_t{0});
   if (extraSteps > 0) cfg.steps = at + extraSteps;
   // The run folder is the one that holds the checkpoint.
