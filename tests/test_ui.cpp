@@ -16,14 +16,21 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextStream>
+#include <QTreeWidget>
+#include <random>
 
 #include "infomax/imageset.h"
 #include "infomax/metrics.h"
 #include "infomax/trainer.h"
 #include "infomax/version.h"
+#include <qcustomplot.h>
+
+#include "decimation.h"
 #include "mainwindow.h"
+#include "metricscsv.h"
 #include "metricsplot.h"
 #include "runsetuppanel.h"
+#include "runspanel.h"
 #include "trainingcontroller.h"
 
 using namespace infomax;
@@ -53,6 +60,38 @@ int distinctColours(const QImage& image) {
   for (int y = 0; y < image.height(); y += 3)
     for (int x = 0; x < image.width(); x += 3) colours.insert(image.pixel(x, y));
   return static_cast<int>(colours.size());
+}
+
+MetricSample sampleAt(int step) {
+  MetricSample s;
+  s.step = step;
+  s.epoch = step / 100.0;
+  s.wallSeconds = step * 0.5;
+  s.lr = 1e-4;
+  s.loss = 1.0 / step;
+  s.local.loss = 1.0 / step;
+  s.local.mi = 0.01 * step;
+  s.imagesPerSecond = 500;
+  return s;
+}
+
+QString csvHeader() {
+  QStringList names;
+  for (const auto& c : MetricSample::columns()) names << QString::fromStdString(c);
+  return names.join(QLatin1Char(',')) + QLatin1Char('\n');
+}
+
+QString csvRow(const MetricSample& s) {
+  QStringList cells;
+  for (double v : s.values())
+    cells << (std::isnan(v) ? QString() : QString::number(v, 'g', 10));
+  return cells.join(QLatin1Char(',')) + QLatin1Char('\n');
+}
+
+void appendText(const QString& path, const QString& text) {
+  QFile f(path);
+  QVERIFY(f.open(QIODevice::Append));
+  f.write(text.toUtf8());
 }
 
 QByteArray head(const QString& path, int n) {
@@ -213,6 +252,197 @@ class TestUi : public QObject {
     QVERIFY(failed.at(0).at(0).toString().contains(QStringLiteral("no-such-data")));
     QTRY_VERIFY(w.lastError().contains(QStringLiteral("no-such-data")));
     QTRY_VERIFY(w.startAction()->isEnabled());
+  }
+
+  void decimationKeepsEveryBucketsExtremes() {
+    DecimatedSeries series;
+    std::mt19937 rng(7);
+    std::normal_distribution<double> noise(0.0, 0.1);
+    const int n = 1'000'000;
+    for (int i = 0; i < n; ++i)
+      series.append(i, i == 777'777 ? 100.0 : (i == 123'457 ? -50.0 : noise(rng)));
+    // Range minima/maxima through the block summaries equal a brute-force scan.
+    std::uniform_int_distribution<int> pos(0, n - 1);
+    for (int t = 0; t < 200; ++t) {
+      int a = pos(rng), b = pos(rng);
+      if (a > b) std::swap(a, b);
+      ++b;
+      const auto [mn, mx] = series.minMax(a, b);
+      const auto& v = series.values();
+      const auto ref = std::minmax_element(v.begin() + a, v.begin() + b);
+      QCOMPARE(v[mn], *ref.first);
+      QCOMPARE(v[mx], *ref.second);
+    }
+    std::vector<double> k, v;
+    series.decimate(0, n - 1, 800, &k, &v);
+    QVERIFY(k.size() <= 2 * 800 + 2);
+    QVERIFY(k.size() > 800);
+    QVERIFY(std::is_sorted(k.begin(), k.end()));
+    QCOMPARE(*std::max_element(v.begin(), v.end()), 100.0);  // the spikes survive
+    QCOMPARE(*std::min_element(v.begin(), v.end()), -50.0);
+    QCOMPARE(k.front(), 0.0);
+    QCOMPARE(k.back(), double(n - 1));
+    // Zoomed in far enough, every point is drawn, plus one neighbour each side.
+    series.decimate(1000, 1100, 800, &k, &v);
+    QCOMPARE(k.size(), std::size_t{103});
+    QCOMPARE(k.front(), 999.0);
+    QCOMPARE(k.back(), 1101.0);
+    double lo = 0, hi = 0;
+    QVERIFY(series.valueRange(700'000, 800'000, &lo, &hi));
+    QCOMPARE(hi, 100.0);
+    QVERIFY(!series.valueRange(2e6, 3e6, &lo, &hi));
+  }
+
+  void longCurvesAreDecimatedInThePlot() {
+    MetricsPlot plot;
+    plot.resize(1000, 700);
+    std::vector<MetricSample> samples;
+    const int n = 200'000;
+    samples.reserve(n);
+    for (int i = 1; i <= n; ++i) {
+      MetricSample s = sampleAt(i);
+      if (i == 150'001) s.loss = 1e3;  // one spike
+      samples.push_back(s);
+    }
+    plot.setHistory(samples);
+    plot.plot()->replot();
+    QCOMPARE(plot.pointCount(QStringLiteral("loss")), n);
+    const int drawn = plot.drawnPointCount(QStringLiteral("loss"));
+    QVERIFY2(drawn > 0 && drawn <= 2 * 1000 + 2, qPrintable(QString::number(drawn)));
+    // The fitted loss axis reaches the spike: decimation kept it.
+    QVERIFY(plot.plot()->axisRect(0)->axis(QCPAxis::atLeft)->range().upper >= 1e3);
+    // Zooming in hands QCustomPlot every point of the range.
+    plot.plot()->axisRect(0)->axis(QCPAxis::atBottom)->setRange(1000, 1200);
+    plot.plot()->replot();
+    QCOMPARE(plot.drawnPointCount(QStringLiteral("loss")), 203);
+  }
+
+  void crosshairReadsTheNearestSample() {
+    MetricsPlot plot;
+    std::vector<MetricSample> samples;
+    for (int step = 10; step <= 100; step += 10) samples.push_back(sampleAt(step));
+    plot.setHistory(samples);
+    plot.setCrosshair(42);
+    QVERIFY2(plot.crosshairText().startsWith(QStringLiteral("step 40")),
+             qPrintable(plot.crosshairText()));
+    QVERIFY(plot.crosshairText().contains(QStringLiteral("local MI 0.4")));
+    plot.setXAxis(MetricsPlot::XAxis::WallTime);
+    plot.setCrosshair(34);  // wall time 35 s is step 70
+    QVERIFY(plot.crosshairText().startsWith(QStringLiteral("step 70")));
+  }
+
+  void metricsCsvReaderHandlesTornAndBadLines() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("metrics.csv"));
+    appendText(path, csvHeader() + csvRow(sampleAt(10)) + csvRow(sampleAt(20)));
+    appendText(path, csvRow(sampleAt(30)).left(25));  // a write torn by a crash
+    QCOMPARE(readMetricsCsv(dir.path()).size(), std::size_t{2});
+    // A complete last line without its newline still counts.
+    QFile::remove(path);
+    appendText(path, csvHeader() + csvRow(sampleAt(10)) + csvRow(sampleAt(20)).chopped(1));
+    QCOMPARE(readMetricsCsv(path).back().step, 20);
+    // Garbage in the middle is an error naming the file and line.
+    QFile::remove(path);
+    appendText(path, csvHeader() + csvRow(sampleAt(10)) + QStringLiteral("1,2,x\n") +
+                         csvRow(sampleAt(30)));
+    try {
+      readMetricsCsv(path);
+      QFAIL("a malformed line was accepted");
+    } catch (const std::exception& e) {
+      QVERIFY2(QString::fromUtf8(e.what()).contains(path + QStringLiteral(":3:")), e.what());
+    }
+  }
+
+  void followingAGrowingMetricsCsvAddsPoints() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("metrics.csv"));
+    appendText(path, csvHeader() + csvRow(sampleAt(10)) + csvRow(sampleAt(20)));
+    MainWindow w;
+    QVERIFY(w.openRunFolder(dir.path()));
+    MetricsPlot* plot = w.metricsPlot();
+    QCOMPARE(plot->pointCount(QStringLiteral("loss")), 2);
+    QCOMPARE(w.recentRuns().value(0), QFileInfo(dir.path()).absoluteFilePath());
+
+    // Another process appends three lines and half of a fourth.
+    const QString fourth = csvRow(sampleAt(60));
+    appendText(path, csvRow(sampleAt(30)) + csvRow(sampleAt(40)) + csvRow(sampleAt(50)) +
+                         fourth.left(10));
+    w.runsPanel()->pollNow();
+    QCOMPARE(plot->pointCount(QStringLiteral("loss")), 5);
+    appendText(path, fourth.mid(10));
+    w.runsPanel()->pollNow();
+    QCOMPARE(plot->pointCount(QStringLiteral("loss")), 6);
+    QCOMPARE(plot->samples().back().step, 60);
+    // The panel's own timer picks up growth too.
+    appendText(path, csvRow(sampleAt(70)));
+    QTRY_COMPARE_WITH_TIMEOUT(plot->pointCount(QStringLiteral("loss")), 7, 5000);
+    // A rewritten (shorter) file is read again from the start.
+    QFile::remove(path);
+    appendText(path, csvHeader() + csvRow(sampleAt(10)));
+    w.runsPanel()->pollNow();
+    QCOMPARE(plot->pointCount(QStringLiteral("loss")), 1);
+    // Malformed growth stops following with an error instead of a crash.
+    appendText(path, QStringLiteral("oops\n"));
+    w.runsPanel()->pollNow();
+    QCOMPARE(w.runsPanel()->followedCount(), 0);
+    QVERIFY(w.lastError().contains(QStringLiteral("metrics.csv:3")));
+  }
+
+  void comparisonRunsAreOverlaid() {
+    QTemporaryDir a, b;
+    appendText(a.filePath(QStringLiteral("metrics.csv")),
+               csvHeader() + csvRow(sampleAt(10)) + csvRow(sampleAt(20)));
+    QVERIFY(QDir(b.path()).mkpath(QStringLiteral("checkpoints")));
+    appendText(b.filePath(QStringLiteral("metrics.csv")),
+               csvHeader() + csvRow(sampleAt(10)) + csvRow(sampleAt(20)) + csvRow(sampleAt(30)));
+    MainWindow w;
+    QVERIFY(w.openRunFolder(a.path()));
+    // A checkpoint path inside a run folder names that run.
+    const int id = w.addComparisonRun(b.filePath(QStringLiteral("checkpoints/step-30.imx")));
+    QVERIFY(id > 0);
+    MetricsPlot* plot = w.metricsPlot();
+    QCOMPARE(plot->runIds().size(), 2);
+    QCOMPARE(plot->pointCount(QStringLiteral("loss"), id), 3);
+    QVERIFY(plot->runColor(id) != plot->runColor(MetricsPlot::kPrimaryRun));
+    QCOMPARE(w.runsPanel()->tree()->topLevelItemCount(), 2);
+    QCOMPARE(w.runsPanel()->followedCount(), 2);
+
+    // Both runs land in the CSV export, told apart by a run column.
+    const QString csv = a.filePath(QStringLiteral("both.csv"));
+    QCOMPARE(plot->exportCsv(csv), QString());
+    QFile f(csv);
+    QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+    const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
+    QVERIFY(lines.first().startsWith(QStringLiteral("run,step,")));
+    QCOMPARE(lines.size(), 1 + 2 + 3);
+    QVERIFY(lines.last().startsWith(QFileInfo(b.path()).fileName() + QStringLiteral(",30,")));
+
+    // Unticking a run hides it (and drops it from the export); removing it deletes it.
+    QTreeWidgetItem* item = w.runsPanel()->tree()->topLevelItem(1);
+    item->setCheckState(0, Qt::Unchecked);
+    QVERIFY(!plot->isRunVisible(id));
+    QCOMPARE(plot->exportCsv(csv), QString());
+    QVERIFY(f.seek(0) || true);
+    f.close();
+    QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+    QVERIFY(QString::fromUtf8(f.readAll()).startsWith(QStringLiteral("step,")));
+    w.runsPanel()->removeRun(id);
+    QCOMPARE(plot->runIds().size(), 1);
+    QCOMPARE(w.runsPanel()->tree()->topLevelItemCount(), 1);
+    // A folder without a log cannot be added.
+    QTemporaryDir empty;
+    QCOMPARE(w.addComparisonRun(empty.path()), -1);
+    QVERIFY(w.lastError().contains(QStringLiteral("metrics.csv")));
+  }
+
+  void setupShowsSampleImages() {
+    if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
+    RunSetupPanel panel;
+    QTRY_COMPARE_WITH_TIMEOUT(panel.sampleCount(), 10, 30000);
+    const QStringList captions = panel.sampleCaptions();
+    QCOMPARE(captions.first(), QStringLiteral("T-shirt/top"));  // one per class, label order
+    QCOMPARE(captions.last(), QStringLiteral("Ankle boot"));
+    QVERIFY(distinctColours(panel.sampleGrid()) > 10);
   }
 
   void openRunFolderShowsHistory() {

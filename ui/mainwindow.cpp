@@ -29,6 +29,7 @@
 #include "metricscsv.h"
 #include "metricsplot.h"
 #include "runsetuppanel.h"
+#include "runspanel.h"
 #include "trainingcontroller.h"
 
 namespace infomax::ui {
@@ -62,6 +63,14 @@ MainWindow::MainWindow(QWidget* parent)
   m_setupDock->setObjectName(QStringLiteral("runSetupDock"));
   m_setupDock->setWidget(scroll);
   addDockWidget(Qt::LeftDockWidgetArea, m_setupDock);
+
+  m_runs = new RunsPanel(m_plot);
+  m_runsDock = new QDockWidget(tr("Runs"), this);
+  m_runsDock->setObjectName(QStringLiteral("runsDock"));
+  m_runsDock->setWidget(m_runs);
+  addDockWidget(Qt::LeftDockWidgetArea, m_runsDock);
+  connect(m_runs, &RunsPanel::followError, this,
+          [this](const QString& message) { showError(tr("Cannot follow run"), message); });
 
   m_progress = new QProgressBar(this);
   m_progress->setMaximumWidth(240);
@@ -150,6 +159,12 @@ void MainWindow::buildActions() {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Open run folder"));
     if (!dir.isEmpty()) openRunFolder(dir);
   });
+  m_addRunAction = new QAction(tr("&Add run to compare…"), this);
+  m_addRunAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+  connect(m_addRunAction, &QAction::triggered, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Add a run folder to compare"));
+    if (!dir.isEmpty()) addComparisonRun(dir);
+  });
   m_resumeAction = new QAction(tr("Resume run from &folder…"), this);
   connect(m_resumeAction, &QAction::triggered, this, [this] {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Resume run folder"));
@@ -194,6 +209,9 @@ void MainWindow::buildActions() {
 void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(m_openAction);
+  m_recentMenu = file->addMenu(tr("Open &recent"));
+  rebuildRecentMenu();
+  file->addAction(m_addRunAction);
   file->addSeparator();
   file->addAction(m_exportPlotAction);
   file->addAction(m_exportCsvAction);
@@ -210,6 +228,10 @@ void MainWindow::buildMenus() {
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(m_setupDock->toggleViewAction());
+  view->addAction(m_runsDock->toggleViewAction());
+  QAction* resetView = view->addAction(tr("&Fit curves to data"));
+  resetView->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
+  connect(resetView, &QAction::triggered, m_plot, &MetricsPlot::resetView);
   for (QToolBar* bar : findChildren<QToolBar*>()) view->addAction(bar->toggleViewAction());
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
@@ -230,7 +252,8 @@ bool MainWindow::startTraining() {
     cfg.outDir =
         QDir::home().filePath(QStringLiteral("infomax-runs/run-%1").arg(stamp)).toStdString();
   }
-  m_plot->clear();
+  m_plot->setHistory({});  // runs added for comparison stay
+  m_runs->setPrimaryLive({});
   m_runDir.clear();
   m_totalSteps = 0;
   m_batch = cfg.batch;
@@ -252,25 +275,40 @@ bool MainWindow::startTraining() {
 }
 
 bool MainWindow::openRunFolder(const QString& dir) {
-  try {
-    m_plot->setHistory(readMetricsCsv(dir));
-  } catch (const std::exception& e) {
-    showError(tr("Cannot open run folder"), QString::fromStdString(e.what()));
+  if (m_controller->isRunning() || m_starting) return addComparisonRun(dir) >= 0;
+  const QString error = m_runs->openPrimary(dir);
+  if (!error.isEmpty()) {
+    showError(tr("Cannot open run folder"), error);
     return false;
   }
-  if (!m_controller->isRunning()) m_runDir = dir;
+  m_runDir = RunsPanel::runFolderOf(dir);
+  rememberRun(m_runDir);
   statusBar()->showMessage(tr("%1: %2 logged samples").arg(dir).arg(m_plot->samples().size()),
                            8000);
   setWindowTitle(tr("InfoMax Studio — %1").arg(QFileInfo(dir).fileName()));
   return true;
 }
 
+int MainWindow::addComparisonRun(const QString& path) {
+  QString error;
+  const int id = m_runs->addRun(path, &error);
+  if (id < 0) {
+    showError(tr("Cannot add run"), error);
+    return -1;
+  }
+  rememberRun(RunsPanel::runFolderOf(path));
+  statusBar()->showMessage(
+      tr("Comparing with %1: %2 logged samples").arg(path).arg(m_plot->samples(id).size()), 8000);
+  return id;
+}
+
 bool MainWindow::resumeRun(const QString& dir, qint64 extraSteps) {
   if (m_controller->isRunning()) return false;
+  m_runs->setPrimaryLive({});
   try {
     m_plot->setHistory(readMetricsCsv(dir));
   } catch (const std::exception&) {
-    m_plot->clear();  // no readable history: the run's samples still appear as it trains
+    m_plot->setHistory({});  // no readable history: the run's samples still appear as it trains
   }
   m_batch = 0;
   if (!m_controller->resumeFrom(dir, extraSteps)) return false;
@@ -282,13 +320,18 @@ bool MainWindow::resumeRun(const QString& dir, qint64 extraSteps) {
 
 void MainWindow::pullSamples() {
   const std::vector<MetricSample> samples = m_controller->takeSamples();
-  if (!samples.empty()) m_plot->appendSamples(samples);
+  if (!samples.empty()) {
+    m_plot->appendSamples(samples);
+    m_runs->refreshRows();
+  }
   updateStatus();
 }
 
 void MainWindow::onStarted(const QString& runDir, qint64 totalSteps) {
   m_starting = false;
   m_runDir = runDir;
+  m_runs->setPrimaryLive(runDir);
+  rememberRun(runDir);
   m_totalSteps = totalSteps;
   const TrainConfig cfg = m_controller->runConfig();
   m_batch = cfg.batch;
@@ -430,6 +473,38 @@ void MainWindow::saveSettings() {
   settings.setValue(QStringLiteral("window/state"), saveState());
   settings.setValue(QStringLiteral("setup/config"),
                     QString::fromStdString(m_setup->config().toJson()));
+}
+
+QStringList MainWindow::recentRuns() const {
+  return QSettings().value(QStringLiteral("recentRuns")).toStringList();
+}
+
+void MainWindow::rememberRun(const QString& dir) {
+  if (dir.isEmpty()) return;
+  QStringList runs = recentRuns();
+  const QString abs = QFileInfo(dir).absoluteFilePath();
+  runs.removeAll(abs);
+  runs.prepend(abs);
+  while (runs.size() > 8) runs.removeLast();
+  QSettings().setValue(QStringLiteral("recentRuns"), runs);
+  rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+  m_recentMenu->clear();
+  const QStringList runs = recentRuns();
+  for (int i = 0; i < runs.size(); ++i) {
+    QAction* a = m_recentMenu->addAction(
+        QStringLiteral("&%1 %2").arg(i + 1).arg(QDir::toNativeSeparators(runs[i])));
+    const QString dir = runs[i];
+    connect(a, &QAction::triggered, this, [this, dir] { openRunFolder(dir); });
+  }
+  if (runs.isEmpty()) m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
+  m_recentMenu->addSeparator();
+  connect(m_recentMenu->addAction(tr("&Clear list")), &QAction::triggered, this, [this] {
+    QSettings().remove(QStringLiteral("recentRuns"));
+    rebuildRecentMenu();
+  });
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

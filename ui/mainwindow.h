@@ -9,6 +9,7 @@
 
 #include <QMainWindow>
 #include <QString>
+#include <QStringList>
 
 #include "infomax/config.h"
 
@@ -16,6 +17,7 @@ class QAction;
 class QDockWidget;
 class QDoubleSpinBox;
 class QLabel;
+class QMenu;
 class QProgressBar;
 class QTimer;
 
@@ -23,6 +25,7 @@ namespace infomax::ui {
 
 class MetricsPlot;
 class RunSetupPanel;
+class RunsPanel;
 class TrainingController;
 
 class MainWindow final : public QMainWindow {
@@ -38,13 +41,19 @@ class MainWindow final : public QMainWindow {
   bool startTraining();
   bool startTraining(const TrainConfig& config);
   // Shows a run folder's metrics.csv history; false (and an error dialog) when unreadable.
+  // The primary run then follows the folder's metrics.csv as another process extends it.
   bool openRunFolder(const QString& dir);
+  // Overlays another run folder (or its metrics.csv / a checkpoint in it) for comparison;
+  // returns its plot run id, or -1 (and an error dialog).
+  int addComparisonRun(const QString& path);
   // Loads a run folder's history and continues training it from its latest checkpoint;
   // extraSteps > 0 extends the run beyond the checkpoint by that many steps.
   bool resumeRun(const QString& dir, qint64 extraSteps = 0);
 
   RunSetupPanel* setupPanel() const { return m_setup; }
   MetricsPlot* metricsPlot() const { return m_plot; }
+  RunsPanel* runsPanel() const { return m_runs; }
+  QStringList recentRuns() const;
   TrainingController* controller() const { return m_controller.get(); }
   QAction* startAction() const { return m_startAction; }
   QAction* pauseAction() const { return m_pauseAction; }
@@ -71,11 +80,17 @@ class MainWindow final : public QMainWindow {
   void onFinished(int status, const QString& message, const QString& checkpoint);
   void onFailed(const QString& message);
   void saveSettings();
+  void rememberRun(const QString& dir);
+  void rebuildRecentMenu();
 
   std::unique_ptr<TrainingController> m_controller;
   MetricsPlot* m_plot = nullptr;
   RunSetupPanel* m_setup = nullptr;
   QDockWidget* m_setupDock = nullptr;
+  RunsPanel* m_runs = nullptr;
+  QDockWidget* m_runsDock = nullptr;
+  QMenu* m_recentMenu = nullptr;
+  QAction* m_addRunAction = nullptr;
   QTimer* m_pullTimer = nullptr;
   QProgressBar* m_progress = nullptr;
   QLabel* m_statusLabel = nullptr;

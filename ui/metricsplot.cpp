@@ -1,7 +1,10 @@
 #include "metricsplot.h"
 
+#include "decimation.h"
+
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <qcustomplot.h>
 #include <QCheckBox>
@@ -25,6 +28,7 @@ struct MetricsPlot::Panel {
   QString title;
   QCPAxisRect* rect = nullptr;
   QCPLegend* legend = nullptr;
+  QCPItemStraightLine* crosshair = nullptr;
 };
 
 struct MetricsPlot::Curve {
@@ -33,12 +37,28 @@ struct MetricsPlot::Curve {
   int valueIndex = -1;  // index in MetricSample::values()
   QColor color;
   int panel = 0;
-  QCPGraph* raw = nullptr;
-  QCPGraph* smooth = nullptr;
+  int orderInPanel = 0;  // picks the dash pattern when colours mean runs
   bool visible = true;
-  bool inLegend = false;  // added once the curve has a finite value
+};
+
+// One curve of one run: the full series (raw and smoothed) and the two graphs that show the
+// decimated visible part.
+struct MetricsPlot::Instance {
+  DecimatedSeries raw, smooth;
+  QCPGraph* rawGraph = nullptr;
+  QCPGraph* smoothGraph = nullptr;
   bool emaStarted = false;
   double ema = 0;
+};
+
+struct MetricsPlot::Run {
+  int id = 0;
+  QString name;
+  QColor color;
+  bool visible = true;
+  std::vector<MetricSample> samples;
+  std::vector<Instance> inst;  // one per curve
+  double lastKey = -std::numeric_limits<double>::infinity();
 };
 
 namespace {
@@ -66,6 +86,29 @@ const std::vector<CurveSpec>& curveSpecs() {
       {"img_per_s", "images/s", 3, QColor(23, 190, 207)},
   };
   return specs;
+}
+
+// Run colours for overlays: the first is the primary run's.
+QColor paletteColor(int i) {
+  static const QColor colors[] = {QColor(31, 119, 180), QColor(214, 39, 40), QColor(44, 160, 44),
+                                  QColor(148, 103, 189), QColor(255, 127, 14),
+                                  QColor(23, 190, 207), QColor(140, 86, 75),
+                                  QColor(227, 119, 194), QColor(188, 189, 34),
+                                  QColor(127, 127, 127)};
+  return colors[i % 10];
+}
+
+Qt::PenStyle dashFor(int order) {
+  static const Qt::PenStyle styles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine,
+                                        Qt::DashDotLine};
+  return styles[order % 4];
+}
+
+QString formatValue(double v) {
+  if (!std::isfinite(v)) return QStringLiteral("–");
+  const double a = std::abs(v);
+  if (a != 0 && (a < 1e-3 || a >= 1e5)) return QString::number(v, 'e', 3);
+  return QString::number(v, 'g', 4);
 }
 
 QString formatCsv(double v) {
@@ -115,21 +158,35 @@ MetricsPlot::MetricsPlot(QWidget* parent) : QWidget(parent) {
   bar->addWidget(hint);
   layout->addLayout(bar);
 
+  m_readout = new QLabel(this);
+  m_readout->setObjectName(QStringLiteral("crosshairReadout"));
+  m_readout->setContentsMargins(8, 0, 8, 0);
+  m_readout->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_readout->setText(tr("Move the mouse over the curves to read values."));
+  m_readout->setEnabled(false);
+  layout->addWidget(m_readout);
+
   m_plot = new QCustomPlot(this);
   m_plot->setObjectName(QStringLiteral("metricsPlot"));
   m_plot->setMinimumSize(400, 300);
+  m_plot->setMouseTracking(true);
   layout->addWidget(m_plot, 1);
   buildPlot();
+
+  auto primary = std::make_unique<Run>();
+  primary->id = kPrimaryRun;
+  primary->name = tr("current run");
+  primary->color = paletteColor(0);
+  m_runs.push_back(std::move(primary));
+  addGraphs(*m_runs.front());
+  restyle();
 
   m_smoothLabel->setText(QString::number(m_smoothing, 'f', 2));
   connect(m_xCombo, &QComboBox::currentIndexChanged, this,
           [this](int i) { setXAxis(static_cast<XAxis>(i)); });
   connect(m_smoothSlider, &QSlider::valueChanged, this, [this](int v) { setSmoothing(v / 100.0); });
   connect(m_logCheck, &QCheckBox::toggled, this, &MetricsPlot::setLogScale);
-  connect(reset, &QPushButton::clicked, this, [this] {
-    m_follow = true;
-    rescaleIfFollowing();
-  });
+  connect(reset, &QPushButton::clicked, this, &MetricsPlot::resetView);
 }
 
 MetricsPlot::~MetricsPlot() = default;
@@ -175,28 +232,34 @@ void MetricsPlot::buildPlot() {
                 b.rect->axis(QCPAxis::atBottom), qOverload<const QCPRange&>(&QCPAxis::setRange));
   m_panels.back().rect->axis(QCPAxis::atBottom)->setLabel(tr("step"));
 
+  // The crosshair lives on its own buffered layer so that moving it repaints only that layer.
+  m_plot->addLayer(QStringLiteral("crosshair"), m_plot->layer(QStringLiteral("legend")),
+                   QCustomPlot::limAbove);
+  m_plot->layer(QStringLiteral("crosshair"))->setMode(QCPLayer::lmBuffered);
+  for (auto& p : m_panels) {
+    p.crosshair = new QCPItemStraightLine(m_plot);
+    p.crosshair->setLayer(QStringLiteral("crosshair"));
+    p.crosshair->setClipAxisRect(p.rect);
+    p.crosshair->point1->setAxes(p.rect->axis(QCPAxis::atBottom), p.rect->axis(QCPAxis::atLeft));
+    p.crosshair->point2->setAxes(p.rect->axis(QCPAxis::atBottom), p.rect->axis(QCPAxis::atLeft));
+    p.crosshair->point1->setAxisRect(p.rect);
+    p.crosshair->point2->setAxisRect(p.rect);
+    p.crosshair->setPen(QPen(QColor(80, 80, 80, 160), 1, Qt::DashLine));
+    p.crosshair->setSelectable(false);
+    p.crosshair->setVisible(false);
+  }
+
   const auto& columns = MetricSample::columns();
+  std::vector<int> perPanel(m_panels.size(), 0);
   for (const auto& spec : curveSpecs()) {
     Curve c;
     c.column = QString::fromLatin1(spec.column);
     c.label = tr(spec.label);
     c.panel = spec.panel;
     c.color = spec.color;
+    c.orderInPanel = perPanel[spec.panel]++;
     c.valueIndex =
         static_cast<int>(std::find(columns.begin(), columns.end(), spec.column) - columns.begin());
-    QCPAxisRect* rect = m_panels[spec.panel].rect;
-    auto* xAxis = rect->axis(QCPAxis::atBottom);
-    auto* yAxis = rect->axis(QCPAxis::atLeft);
-    c.raw = m_plot->addGraph(xAxis, yAxis);
-    c.smooth = m_plot->addGraph(xAxis, yAxis);
-    QColor faint = spec.color;
-    faint.setAlpha(60);
-    c.raw->setPen(QPen(faint, 1));
-    c.smooth->setPen(QPen(spec.color, 2));
-    c.smooth->setName(c.label);
-    c.raw->setAdaptiveSampling(true);
-    c.smooth->setAdaptiveSampling(true);
-    c.raw->setVisible(m_smoothing > 0);
     m_curves.push_back(c);
   }
 
@@ -204,18 +267,124 @@ void MetricsPlot::buildPlot() {
           [this](QCPLegend*, QCPAbstractLegendItem* item, QMouseEvent*) {
             auto* pli = qobject_cast<QCPPlottableLegendItem*>(item);
             if (!pli) return;
-            for (auto& c : m_curves)
-              if (c.smooth == pli->plottable()) {
-                applyCurveVisibility(c, !c.visible);
-                rescaleIfFollowing();
-              }
+            for (auto& run : m_runs)
+              for (std::size_t j = 0; j < m_curves.size(); ++j)
+                if (run->inst[j].smoothGraph == pli->plottable()) {
+                  setCurveVisible(m_curves[j].column, !m_curves[j].visible);
+                  return;
+                }
           });
   connect(m_plot, &QCustomPlot::mouseWheel, this, [this] { m_follow = false; });
   connect(m_plot, &QCustomPlot::mousePress, this, [this] { m_follow = false; });
-  connect(m_plot, &QCustomPlot::mouseDoubleClick, this, [this] {
-    m_follow = true;
+  connect(m_plot, &QCustomPlot::mouseDoubleClick, this, &MetricsPlot::resetView);
+  connect(m_plot, &QCustomPlot::mouseMove, this, &MetricsPlot::onMouseMove);
+  // Decimate lazily, right before a frame is drawn, for the range that frame shows.
+  connect(m_plot, &QCustomPlot::beforeReplot, this, [this] { redecimate(); });
+}
+
+void MetricsPlot::addGraphs(Run& run) {
+  run.inst.resize(m_curves.size());
+  for (std::size_t j = 0; j < m_curves.size(); ++j) {
+    QCPAxisRect* rect = m_panels[m_curves[j].panel].rect;
+    auto* xAxis = rect->axis(QCPAxis::atBottom);
+    auto* yAxis = rect->axis(QCPAxis::atLeft);
+    Instance& in = run.inst[j];
+    in.rawGraph = m_plot->addGraph(xAxis, yAxis);
+    in.smoothGraph = m_plot->addGraph(xAxis, yAxis);
+    // The data handed over is already decimated to about two points per pixel column.
+    in.rawGraph->setAdaptiveSampling(false);
+    in.smoothGraph->setAdaptiveSampling(false);
+  }
+}
+
+MetricsPlot::Run* MetricsPlot::findRun(int id) {
+  for (auto& r : m_runs)
+    if (r->id == id) return r.get();
+  return nullptr;
+}
+
+const MetricsPlot::Run* MetricsPlot::findRun(int id) const {
+  return const_cast<MetricsPlot*>(this)->findRun(id);
+}
+
+int MetricsPlot::addRun(const QString& name) {
+  auto run = std::make_unique<Run>();
+  run->id = m_nextRunId++;
+  run->name = name;
+  // The first palette colour not taken by a run still shown.
+  for (int i = 1;; ++i) {
+    bool taken = false;
+    for (auto& r : m_runs) taken = taken || r->color == paletteColor(i);
+    if (!taken || i > 10) {
+      run->color = paletteColor(i);
+      break;
+    }
+  }
+  addGraphs(*run);
+  m_runs.push_back(std::move(run));
+  restyle();
+  return m_runs.back()->id;
+}
+
+void MetricsPlot::removeRun(int id) {
+  if (id == kPrimaryRun) return;
+  for (auto it = m_runs.begin(); it != m_runs.end(); ++it) {
+    if ((*it)->id != id) continue;
+    for (auto& in : (*it)->inst) {
+      m_plot->removeGraph(in.rawGraph);
+      m_plot->removeGraph(in.smoothGraph);
+    }
+    m_runs.erase(it);
+    m_dirty = true;
+    restyle();
     rescaleIfFollowing();
-  });
+    return;
+  }
+}
+
+QList<int> MetricsPlot::runIds() const {
+  QList<int> ids;
+  for (auto& r : m_runs) ids << r->id;
+  return ids;
+}
+
+bool MetricsPlot::hasRun(int id) const { return findRun(id) != nullptr; }
+
+void MetricsPlot::setRunName(int id, const QString& name) {
+  if (Run* r = findRun(id)) {
+    r->name = name;
+    restyle();
+  }
+}
+
+QString MetricsPlot::runName(int id) const {
+  const Run* r = findRun(id);
+  return r ? r->name : QString();
+}
+
+void MetricsPlot::setRunVisible(int id, bool visible) {
+  if (Run* r = findRun(id)) {
+    r->visible = visible;
+    m_dirty = true;
+    restyle();
+    rescaleIfFollowing();
+  }
+}
+
+bool MetricsPlot::isRunVisible(int id) const {
+  const Run* r = findRun(id);
+  return r && r->visible;
+}
+
+QColor MetricsPlot::runColor(int id) const {
+  const Run* r = findRun(id);
+  return r ? r->color : QColor();
+}
+
+bool MetricsPlot::multiRun() const {
+  int shown = 0;
+  for (auto& r : m_runs) shown += r->visible && !r->samples.empty();
+  return shown > 1;
 }
 
 double MetricsPlot::key(const MetricSample& s) const {
@@ -230,82 +399,183 @@ double MetricsPlot::key(const MetricSample& s) const {
   return static_cast<double>(s.step);
 }
 
-void MetricsPlot::appendSamples(const std::vector<MetricSample>& samples) {
-  const std::size_t from = m_samples.size();
+void MetricsPlot::appendSamples(int id, const std::vector<MetricSample>& samples) {
+  Run* run = findRun(id);
+  if (!run) return;
+  const std::size_t from = run->samples.size();
+  const bool wasEmpty = run->samples.empty();
   for (const auto& s : samples)
-    if (m_samples.empty() || s.step > m_samples.back().step) m_samples.push_back(s);
-  if (m_samples.size() == from) return;
-  plotSamples(from);
+    if (run->samples.empty() || s.step > run->samples.back().step) run->samples.push_back(s);
+  if (run->samples.size() == from) return;
+  plotSamples(*run, from);
+  if (wasEmpty) restyle();  // legends gain the new curves; colours may now mean runs
   rescaleIfFollowing();
 }
 
-void MetricsPlot::setHistory(std::vector<MetricSample> samples) {
+void MetricsPlot::setHistory(int id, std::vector<MetricSample> samples) {
+  Run* run = findRun(id);
+  if (!run) return;
   std::stable_sort(samples.begin(), samples.end(),
                    [](const MetricSample& a, const MetricSample& b) { return a.step < b.step; });
-  m_samples.clear();
+  run->samples.clear();
   for (const auto& s : samples)
-    if (m_samples.empty() || s.step > m_samples.back().step) m_samples.push_back(s);
+    if (run->samples.empty() || s.step > run->samples.back().step) run->samples.push_back(s);
+  for (auto& in : run->inst) {
+    in.raw.clear();
+    in.smooth.clear();
+    in.emaStarted = false;
+  }
+  run->lastKey = -std::numeric_limits<double>::infinity();
+  plotSamples(*run, 0);
   m_follow = true;
-  rebuild();
+  restyle();
+  rescaleIfFollowing();
 }
 
-void MetricsPlot::clear() { setHistory({}); }
+void MetricsPlot::clear() {
+  while (m_runs.size() > 1) removeRun(m_runs.back()->id);
+  setHistory(kPrimaryRun, {});
+}
 
-void MetricsPlot::plotSamples(std::size_t from) {
+const std::vector<MetricSample>& MetricsPlot::samples(int id) const {
+  static const std::vector<MetricSample> none;
+  const Run* r = findRun(id);
+  return r ? r->samples : none;
+}
+
+void MetricsPlot::plotSamples(Run& run, std::size_t from) {
   const double w = m_smoothing;
-  const std::size_t n = m_curves.size();
-  std::vector<QVector<double>> keys(n), raw(n), smooth(n);
-  for (std::size_t i = from; i < m_samples.size(); ++i) {
-    const std::vector<double> values = m_samples[i].values();
-    const double k = key(m_samples[i]);
-    for (std::size_t j = 0; j < n; ++j) {
-      Curve& c = m_curves[j];
-      const double v = values[c.valueIndex];
+  for (std::size_t i = from; i < run.samples.size(); ++i) {
+    const std::vector<double> values = run.samples[i].values();
+    // Keys never decrease (a resumed run's wall clock may restart): decimation needs order.
+    const double k = std::max(key(run.samples[i]), run.lastKey);
+    run.lastKey = k;
+    for (std::size_t j = 0; j < m_curves.size(); ++j) {
+      Instance& in = run.inst[j];
+      const double v = values[m_curves[j].valueIndex];
       if (!std::isfinite(v)) continue;
-      c.ema = c.emaStarted ? w * c.ema + (1 - w) * v : v;
-      c.emaStarted = true;
-      keys[j].push_back(k);
-      raw[j].push_back(v);
-      smooth[j].push_back(c.ema);
+      in.ema = in.emaStarted ? w * in.ema + (1 - w) * v : v;
+      in.emaStarted = true;
+      in.raw.append(k, v);
+      in.smooth.append(k, in.ema);
     }
   }
-  for (std::size_t j = 0; j < n; ++j) {
-    Curve& c = m_curves[j];
-    if (keys[j].isEmpty()) continue;
-    c.raw->addData(keys[j], raw[j], true);
-    c.smooth->addData(keys[j], smooth[j], true);
-    // A line needs two points: mark a lone first sample so it is visible at all.
-    c.smooth->setScatterStyle(c.smooth->dataCount() == 1
-                                  ? QCPScatterStyle(QCPScatterStyle::ssDisc, 6)
-                                  : QCPScatterStyle());
-    if (!c.inLegend) {
-      c.smooth->addToLegend(m_panels[c.panel].legend);
-      c.inLegend = true;
-    }
-  }
+  m_dirty = true;
 }
 
 void MetricsPlot::rebuild() {
-  for (auto& c : m_curves) {
-    c.raw->data()->clear();
-    c.smooth->data()->clear();
-    c.emaStarted = false;
-    if (c.inLegend) c.smooth->removeFromLegend(m_panels[c.panel].legend);
-    c.inLegend = false;
+  for (auto& run : m_runs) {
+    for (auto& in : run->inst) {
+      in.raw.clear();
+      in.smooth.clear();
+      in.emaStarted = false;
+    }
+    run->lastKey = -std::numeric_limits<double>::infinity();
+    plotSamples(*run, 0);
   }
-  plotSamples(0);
+  restyle();
   rescaleIfFollowing();
+}
+
+void MetricsPlot::restyle() {
+  const bool multi = multiRun();
+  for (auto& p : m_panels) p.legend->clearItems();
+  for (auto& run : m_runs) {
+    for (std::size_t j = 0; j < m_curves.size(); ++j) {
+      const Curve& c = m_curves[j];
+      Instance& in = run->inst[j];
+      const QColor color = multi ? run->color : c.color;
+      const Qt::PenStyle style = multi ? dashFor(c.orderInPanel) : Qt::SolidLine;
+      QColor faint = color;
+      faint.setAlpha(multi ? 40 : 60);
+      in.rawGraph->setPen(QPen(faint, 1));
+      QPen pen(color, 2);
+      pen.setStyle(style);
+      in.smoothGraph->setPen(pen);
+      in.smoothGraph->setName(multi ? run->name + QStringLiteral(" · ") + c.label : c.label);
+      const bool shown = run->visible && !in.raw.empty();
+      in.smoothGraph->setVisible(shown && c.visible);
+      in.rawGraph->setVisible(shown && c.visible && m_smoothing > 0);
+      // A line needs two points: mark a lone first sample so it is visible at all.
+      in.smoothGraph->setScatterStyle(in.raw.size() == 1
+                                          ? QCPScatterStyle(QCPScatterStyle::ssDisc, 6)
+                                          : QCPScatterStyle());
+      if (shown) {
+        QCPLegend* legend = m_panels[c.panel].legend;
+        in.smoothGraph->addToLegend(legend);
+        if (auto* item = legend->itemWithPlottable(in.smoothGraph))
+          item->setTextColor(c.visible ? Qt::black : Qt::gray);
+      }
+    }
+  }
+  m_dirty = true;
   m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MetricsPlot::redecimate() {
+  const QCPRange range = m_panels.front().rect->axis(QCPAxis::atBottom)->range();
+  // Buckets per pixel column of the panel; its layout may not be computed yet on the first frame,
+  // so the widget's width bounds it from below.
+  const int width = std::max({m_panels.front().rect->width(), m_plot->width() * 9 / 10, 200});
+  if (!m_dirty && range.lower == m_decLo && range.upper == m_decHi && width == m_decWidth) return;
+  m_dirty = false;
+  m_decLo = range.lower;
+  m_decHi = range.upper;
+  m_decWidth = width;
+  std::vector<double> k, v;
+  auto feed = [&](const DecimatedSeries& series, QCPGraph* graph) {
+    if (!graph->visible()) {
+      if (!graph->data()->isEmpty()) graph->data()->clear();
+      return;
+    }
+    series.decimate(range.lower, range.upper, width, &k, &v);
+    graph->setData(QVector<double>(k.begin(), k.end()), QVector<double>(v.begin(), v.end()),
+                   true);
+  };
+  for (auto& run : m_runs)
+    for (auto& in : run->inst) {
+      feed(in.raw, in.rawGraph);
+      feed(in.smooth, in.smoothGraph);
+    }
+}
+
+void MetricsPlot::resetView() {
+  m_follow = true;
+  rescaleIfFollowing();
 }
 
 void MetricsPlot::rescaleIfFollowing() {
   if (m_follow) {
-    for (auto& p : m_panels) {
+    // The shared x axis spans every shown curve's data.
+    bool found = false;
+    double lo = 0, hi = 0;
+    for (auto& run : m_runs) {
+      if (!run->visible) continue;
+      for (std::size_t j = 0; j < m_curves.size(); ++j) {
+        const auto& keys = run->inst[j].raw.keys();
+        if (!m_curves[j].visible || keys.empty()) continue;
+        lo = found ? std::min(lo, keys.front()) : keys.front();
+        hi = found ? std::max(hi, keys.back()) : keys.back();
+        found = true;
+      }
+    }
+    if (found) {
+      if (hi <= lo) {
+        lo -= 0.5;
+        hi += 0.5;
+      }
+      m_panels.front().rect->axis(QCPAxis::atBottom)->setRange(lo, hi);
+    }
+    redecimate();  // the y ranges below come from the decimated data, which keeps extremes
+    for (std::size_t p = 0; p < m_panels.size(); ++p) {
       bool any = false;
-      for (auto& c : m_curves)
-        any = any || (c.panel == &p - m_panels.data() && c.visible && !c.smooth->data()->isEmpty());
+      for (auto& run : m_runs)
+        for (std::size_t j = 0; j < m_curves.size(); ++j)
+          any = any || (m_curves[j].panel == static_cast<int>(p) &&
+                        run->inst[j].smoothGraph->visible() &&
+                        !run->inst[j].smoothGraph->data()->isEmpty());
       if (!any) continue;
-      auto* y = p.rect->axis(QCPAxis::atLeft);
+      auto* y = m_panels[p].rect->axis(QCPAxis::atLeft);
       y->rescale(true);
       const QCPRange r = y->range();
       if (y->scaleType() == QCPAxis::stLinear) {
@@ -314,21 +584,6 @@ void MetricsPlot::rescaleIfFollowing() {
       } else {
         y->setRange(r.lower / 1.2, r.upper * 1.2);
       }
-    }
-    // The shared x axis spans every panel's data.
-    bool found = false;
-    QCPRange keys;
-    for (auto& c : m_curves) {
-      if (!c.visible) continue;
-      bool ok = false;
-      const QCPRange r = c.smooth->getKeyRange(ok);
-      if (!ok) continue;
-      keys = found ? QCPRange(std::min(keys.lower, r.lower), std::max(keys.upper, r.upper)) : r;
-      found = true;
-    }
-    if (found) {
-      if (keys.size() <= 0) keys = QCPRange(keys.lower - 0.5, keys.upper + 0.5);
-      m_panels.front().rect->axis(QCPAxis::atBottom)->setRange(keys);
     }
   }
   m_plot->replot(QCustomPlot::rpQueuedReplot);
@@ -341,7 +596,6 @@ void MetricsPlot::setSmoothing(double weight) {
   const QSignalBlocker block(m_smoothSlider);
   m_smoothSlider->setValue(static_cast<int>(std::lround(weight * 100)));
   m_smoothLabel->setText(QString::number(weight, 'f', 2));
-  for (auto& c : m_curves) c.raw->setVisible(c.visible && m_smoothing > 0);
   rebuild();
 }
 
@@ -368,6 +622,7 @@ void MetricsPlot::setXAxis(XAxis axis) {
   const QStringList labels = {tr("step"), tr("epoch"), tr("wall time (s)")};
   m_panels.back().rect->axis(QCPAxis::atBottom)->setLabel(labels[static_cast<int>(axis)]);
   m_follow = true;
+  if (m_crosshairOn) hideCrosshair();
   rebuild();
 }
 
@@ -377,40 +632,97 @@ QStringList MetricsPlot::curveNames() const {
   return names;
 }
 
-MetricsPlot::Curve* MetricsPlot::findCurve(const QString& column) {
-  for (auto& c : m_curves)
-    if (c.column == column) return &c;
-  return nullptr;
+int MetricsPlot::curveIndex(const QString& column) const {
+  for (std::size_t j = 0; j < m_curves.size(); ++j)
+    if (m_curves[j].column == column) return static_cast<int>(j);
+  return -1;
 }
 
-const MetricsPlot::Curve* MetricsPlot::findCurve(const QString& column) const {
-  return const_cast<MetricsPlot*>(this)->findCurve(column);
+int MetricsPlot::pointCount(const QString& column, int run) const {
+  const int j = curveIndex(column);
+  const Run* r = findRun(run);
+  return j < 0 || !r ? -1 : static_cast<int>(r->inst[j].raw.size());
 }
 
-int MetricsPlot::pointCount(const QString& column) const {
-  const Curve* c = findCurve(column);
-  return c ? c->raw->dataCount() : -1;
+int MetricsPlot::drawnPointCount(const QString& column, int run) const {
+  const int j = curveIndex(column);
+  const Run* r = findRun(run);
+  return j < 0 || !r ? -1 : r->inst[j].rawGraph->dataCount();
 }
 
 bool MetricsPlot::isCurveVisible(const QString& column) const {
-  const Curve* c = findCurve(column);
-  return c && c->visible;
+  const int j = curveIndex(column);
+  return j >= 0 && m_curves[j].visible;
 }
 
 void MetricsPlot::setCurveVisible(const QString& column, bool visible) {
-  if (Curve* c = findCurve(column)) {
-    applyCurveVisibility(*c, visible);
-    rescaleIfFollowing();
-  }
+  const int j = curveIndex(column);
+  if (j < 0) return;
+  m_curves[j].visible = visible;
+  restyle();
+  rescaleIfFollowing();
 }
 
-void MetricsPlot::applyCurveVisibility(Curve& c, bool visible) {
-  c.visible = visible;
-  c.smooth->setVisible(visible);
-  c.raw->setVisible(visible && m_smoothing > 0);
-  if (auto* item = m_panels[c.panel].legend->itemWithPlottable(c.smooth))
-    item->setTextColor(visible ? Qt::black : Qt::gray);
+void MetricsPlot::onMouseMove(QMouseEvent* event) {
+  for (auto& p : m_panels) {
+    if (!p.rect->rect().contains(event->pos())) continue;
+    setCrosshair(p.rect->axis(QCPAxis::atBottom)->pixelToCoord(event->pos().x()));
+    return;
+  }
+  if (m_crosshairOn) hideCrosshair();
 }
+
+void MetricsPlot::setCrosshair(double at) {
+  m_crosshairOn = true;
+  m_crosshairKey = at;
+  for (auto& p : m_panels) {
+    p.crosshair->point1->setCoords(at, 0);
+    p.crosshair->point2->setCoords(at, 1);
+    p.crosshair->setVisible(true);
+  }
+  // The primary run's sample nearest to the key.
+  const Run& run = *m_runs.front();
+  QString text;
+  if (!run.samples.empty()) {
+    std::size_t best = 0;
+    double bestDist = std::numeric_limits<double>::infinity();
+    // Samples are in step order and keys never decrease with step: binary search on the key.
+    std::size_t lo = 0, hi = run.samples.size();
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      if (key(run.samples[mid]) < at) lo = mid + 1;
+      else hi = mid;
+    }
+    for (std::size_t i : {lo == 0 ? std::size_t{0} : lo - 1, std::min(lo, run.samples.size() - 1)}) {
+      const double d = std::abs(key(run.samples[i]) - at);
+      if (d < bestDist) {
+        bestDist = d;
+        best = i;
+      }
+    }
+    const MetricSample& s = run.samples[best];
+    const std::vector<double> values = s.values();
+    QStringList parts;
+    parts << tr("step %1").arg(s.step) << tr("epoch %1").arg(s.epoch, 0, 'f', 3)
+          << tr("%1 s").arg(s.wallSeconds, 0, 'f', 1);
+    for (const auto& c : m_curves)
+      if (c.visible && std::isfinite(values[c.valueIndex]))
+        parts << QStringLiteral("%1 %2").arg(c.label, formatValue(values[c.valueIndex]));
+    text = parts.join(QStringLiteral(" · "));
+  }
+  m_crosshairText = text;
+  m_readout->setText(text.isEmpty() ? tr("no samples") : text);
+  m_readout->setEnabled(!text.isEmpty());
+  m_plot->layer(QStringLiteral("crosshair"))->replot();
+}
+
+void MetricsPlot::hideCrosshair() {
+  m_crosshairOn = false;
+  for (auto& p : m_panels) p.crosshair->setVisible(false);
+  m_plot->layer(QStringLiteral("crosshair"))->replot();
+}
+
+QString MetricsPlot::crosshairText() const { return m_crosshairText; }
 
 QString MetricsPlot::exportImage(const QString& path, int width, int height) {
   if (width <= 0) width = m_plot->isVisible() ? m_plot->width() : 1200;
@@ -462,26 +774,36 @@ QString MetricsPlot::exportCsv(const QString& path) const {
   QSaveFile file(path);
   if (!file.open(QIODevice::WriteOnly | QIODevice::Text))
     return tr("cannot write %1: %2").arg(path, file.errorString());
+  std::vector<const Run*> runs;
+  for (auto& r : m_runs)
+    if (r->id == kPrimaryRun || (r->visible && !r->samples.empty())) runs.push_back(r.get());
+  const bool withRun = runs.size() > 1;
   QTextStream out(&file);
+  if (withRun) out << "run,";
   out << "step,epoch,wall_s";
   for (const auto& c : m_curves) out << ',' << c.column << ',' << c.column << "_smoothed";
   out << '\n';
-  std::vector<double> ema(m_curves.size(), 0);
-  std::vector<bool> started(m_curves.size(), false);
-  for (const auto& s : m_samples) {
-    const std::vector<double> v = s.values();
-    out << s.step << ',' << formatCsv(s.epoch) << ',' << formatCsv(s.wallSeconds);
-    for (std::size_t i = 0; i < m_curves.size(); ++i) {
-      const double x = v[m_curves[i].valueIndex];
-      double smoothed = kNoValue;
-      if (std::isfinite(x)) {
-        ema[i] = started[i] ? m_smoothing * ema[i] + (1 - m_smoothing) * x : x;
-        started[i] = true;
-        smoothed = ema[i];
+  for (const Run* run : runs) {
+    QString name = run->name;
+    name.replace(QLatin1Char(','), QLatin1Char(' ')).replace(QLatin1Char('\n'), QLatin1Char(' '));
+    std::vector<double> ema(m_curves.size(), 0);
+    std::vector<bool> started(m_curves.size(), false);
+    for (const auto& s : run->samples) {
+      const std::vector<double> v = s.values();
+      if (withRun) out << name << ',';
+      out << s.step << ',' << formatCsv(s.epoch) << ',' << formatCsv(s.wallSeconds);
+      for (std::size_t i = 0; i < m_curves.size(); ++i) {
+        const double x = v[m_curves[i].valueIndex];
+        double smoothed = kNoValue;
+        if (std::isfinite(x)) {
+          ema[i] = started[i] ? m_smoothing * ema[i] + (1 - m_smoothing) * x : x;
+          started[i] = true;
+          smoothed = ema[i];
+        }
+        out << ',' << formatCsv(x) << ',' << formatCsv(smoothed);
       }
-      out << ',' << formatCsv(x) << ',' << formatCsv(smoothed);
+      out << '\n';
     }
-    out << '\n';
   }
   out.flush();
   if (out.status() != QTextStream::Ok || !file.commit())

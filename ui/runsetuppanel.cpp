@@ -1,5 +1,6 @@
 #include "runsetuppanel.h"
 
+#include <algorithm>
 #include <exception>
 #include <thread>
 
@@ -10,6 +11,8 @@
 #include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPainter>
+#include <QPixmap>
 #include <QLineEdit>
 #include <QSpinBox>
 #include <QTimer>
@@ -27,7 +30,65 @@ namespace {
 struct LoadResult {
   QString text;
   bool error = false;
+  QList<QImage> samples;
+  QStringList captions;
 };
+
+constexpr int kSampleCount = 10;
+constexpr int kThumb = 52;
+
+// One image of the set as a QImage (grey or RGB from planar CHW bytes).
+QImage toImage(const ImageSet& set, int index) {
+  const std::uint8_t* px = set.image(index);
+  const int h = set.height, w = set.width, plane = h * w;
+  if (set.channels == 1) {
+    QImage img(w, h, QImage::Format_Grayscale8);
+    for (int y = 0; y < h; ++y) std::copy_n(px + y * w, w, img.scanLine(y));
+    return img;
+  }
+  QImage img(w, h, QImage::Format_RGB32);
+  for (int y = 0; y < h; ++y) {
+    auto* line = reinterpret_cast<QRgb*>(img.scanLine(y));
+    for (int x = 0; x < w; ++x) {
+      const int i = y * w + x;
+      const int r = px[i], g = set.channels > 1 ? px[plane + i] : r,
+                b = set.channels > 2 ? px[2 * plane + i] : r;
+      line[x] = qRgb(r, g, b);
+    }
+  }
+  return img;
+}
+
+// Samples to show: the first image of each class in label order where labelled, else the first
+// images.
+void pickSamples(const ImageSet& set, LoadResult* r) {
+  std::vector<int> picks;
+  if (set.labelled()) {
+    std::vector<bool> seen(std::max(set.numClasses(), 1), false);
+    for (int i = 0; i < set.count && static_cast<int>(picks.size()) < kSampleCount; ++i) {
+      const auto label = set.labels[i];
+      if (label < 0 || seen[label]) continue;
+      seen[label] = true;
+      picks.push_back(i);
+    }
+    std::sort(picks.begin(), picks.end(),
+              [&](int a, int b) { return set.labels[a] < set.labels[b]; });
+  }
+  for (int i = 0; i < set.count && static_cast<int>(picks.size()) < kSampleCount; ++i)
+    if (std::find(picks.begin(), picks.end(), i) == picks.end()) picks.push_back(i);
+  for (int i : picks) {
+    r->samples << toImage(set, i).scaled(kThumb, kThumb, Qt::KeepAspectRatio,
+                                        Qt::SmoothTransformation);
+    QString caption = QStringLiteral("#%1").arg(i);
+    if (set.labelled() && set.labels[i] >= 0) {
+      const auto label = set.labels[i];
+      caption = label < static_cast<std::int64_t>(set.classNames.size())
+                    ? QString::fromStdString(set.classNames[label])
+                    : QStringLiteral("class %1").arg(label);
+    }
+    r->captions << caption;
+  }
+}
 
 QDoubleSpinBox* doubleSpin(QWidget* parent, double lo, double hi, int decimals, double step) {
   auto* s = new QDoubleSpinBox(parent);
@@ -72,6 +133,10 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   m_dataSummary->setWordWrap(true);
   m_dataSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
   form->addRow(QString(), m_dataSummary);
+  m_samples = new QLabel(this);
+  m_samples->setObjectName(QStringLiteral("dataSamples"));
+  m_samples->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+  form->addRow(QString(), m_samples);
 
   // Model and objective
   m_arch = new QComboBox(this);
@@ -284,13 +349,18 @@ void RunSetupPanel::loadDataSummary() {
   connect(watcher, &QFutureWatcher<LoadResult>::finished, this, [this, watcher, generation] {
     const LoadResult r = watcher->result();
     watcher->deleteLater();
-    if (generation == m_loadGeneration) setSummary(r.text, r.error);  // else a newer load runs
+    if (generation != m_loadGeneration) return;  // a newer load runs
+    setSummary(r.text, r.error);
+    setSamples(r.samples, r.captions);
   });
   watcher->setFuture(QtConcurrent::run([spec] {
     try {
-      return LoadResult{QString::fromStdString(describe(loadImageSet(spec))), false};
+      const ImageSet set = loadImageSet(spec);
+      LoadResult r{QString::fromStdString(describe(set)), false, {}, {}};
+      pickSamples(set, &r);
+      return r;
     } catch (const std::exception& e) {
-      return LoadResult{QString::fromStdString(e.what()), true};
+      return LoadResult{QString::fromStdString(e.what()), true, {}, {}};
     }
   }));
 }
@@ -300,6 +370,42 @@ void RunSetupPanel::setSummary(const QString& text, bool error) {
   m_dataSummary->setStyleSheet(error ? QStringLiteral("color: #b00020;")
                                      : QStringLiteral("color: palette(mid);"));
   Q_EMIT dataSummaryChanged(text);
+}
+
+}  // namespace infomax::ui
+
+namespace infomax::ui {
+
+void RunSetupPanel::setSamples(const QList<QImage>& images, const QStringList& captions) {
+  m_sampleCaptions = captions;
+  if (images.isEmpty()) {
+    m_sampleGrid = QImage();
+    m_samples->clear();
+    m_samples->setVisible(false);
+    return;
+  }
+  const int columns = 5, cellW = kThumb + 8, textH = 14, cellH = kThumb + textH + 6;
+  const int rows = (static_cast<int>(images.size()) + columns - 1) / columns;
+  QImage grid(columns * cellW, rows * cellH, QImage::Format_ARGB32_Premultiplied);
+  grid.fill(Qt::transparent);
+  QPainter p(&grid);
+  QFont small = font();
+  small.setPointSizeF(std::max(6.0, small.pointSizeF() * 0.75));
+  p.setFont(small);
+  const QFontMetrics fm(small);
+  for (int i = 0; i < images.size(); ++i) {
+    const int cx = (i % columns) * cellW, cy = (i / columns) * cellH;
+    const QImage& img = images[i];
+    p.drawImage(cx + (cellW - img.width()) / 2, cy + 2, img);
+    p.setPen(palette().color(QPalette::WindowText));
+    p.drawText(QRect(cx, cy + kThumb + 4, cellW, textH), Qt::AlignHCenter | Qt::AlignTop,
+               fm.elidedText(captions.value(i), Qt::ElideRight, cellW - 2));
+  }
+  p.end();
+  m_sampleGrid = grid;
+  m_samples->setPixmap(QPixmap::fromImage(grid));
+  m_samples->setToolTip(tr("Samples: %1").arg(captions.join(QStringLiteral(", "))));
+  m_samples->setVisible(true);
 }
 
 }  // namespace infomax::ui

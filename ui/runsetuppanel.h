@@ -5,6 +5,9 @@
 // Thread rules: GUI thread only.
 
 #include <QString>
+#include <QImage>
+#include <QList>
+#include <QStringList>
 #include <QWidget>
 
 #include "infomax/config.h"
@@ -34,6 +37,10 @@ class RunSetupPanel final : public QWidget {
   bool isValid() const { return m_valid; }
   QString validationMessage() const { return m_message; }
   QString dataSummary() const;
+  // Thumbnails of the loaded data set (one per class where labelled), with their labels.
+  int sampleCount() const { return static_cast<int>(m_sampleCaptions.size()); }
+  QStringList sampleCaptions() const { return m_sampleCaptions; }
+  QImage sampleGrid() const { return m_sampleGrid; }
 
  Q_SIGNALS:
   void validityChanged(bool valid);
@@ -43,6 +50,7 @@ class RunSetupPanel final : public QWidget {
   void revalidate();
   void loadDataSummary();
   void setSummary(const QString& text, bool error);
+  void setSamples(const QList<QImage>& images, const QStringList& captions);
 
   TrainConfig m_base;
   bool m_valid = false;
@@ -53,6 +61,9 @@ class RunSetupPanel final : public QWidget {
 
   QLineEdit* m_dataPath = nullptr;
   QLabel* m_dataSummary = nullptr;
+  QLabel* m_samples = nullptr;
+  QImage m_sampleGrid;
+  QStringList m_sampleCaptions;
   QComboBox* m_arch = nullptr;
   QComboBox* m_mode = nullptr;
   QComboBox* m_estimator = nullptr;

@@ -1,0 +1,105 @@
+#include "decimation.h"
+
+#include <algorithm>
+
+namespace infomax::ui {
+
+void DecimatedSeries::clear() {
+  m_keys.clear();
+  m_values.clear();
+  m_blockMin.clear();
+  m_blockMax.clear();
+}
+
+void DecimatedSeries::append(double key, double value) {
+  const std::size_t i = m_keys.size();
+  m_keys.push_back(key);
+  m_values.push_back(value);
+  if (i % kBlock == 0) {
+    m_blockMin.push_back(i);
+    m_blockMax.push_back(i);
+    return;
+  }
+  std::size_t& mn = m_blockMin.back();
+  std::size_t& mx = m_blockMax.back();
+  if (value < m_values[mn]) mn = i;
+  if (value > m_values[mx]) mx = i;
+}
+
+std::pair<std::size_t, std::size_t> DecimatedSeries::minMax(std::size_t begin,
+                                                            std::size_t end) const {
+  std::size_t mn = begin, mx = begin;
+  auto consider = [&](std::size_t lo, std::size_t hi) {
+    if (m_values[lo] < m_values[mn]) mn = lo;
+    if (m_values[hi] > m_values[mx]) mx = hi;
+  };
+  std::size_t i = begin;
+  // Head: up to the next block boundary point by point.
+  while (i < end && i % kBlock != 0) {
+    consider(i, i);
+    ++i;
+  }
+  // Whole blocks through their summaries.
+  while (i + kBlock <= end) {
+    consider(m_blockMin[i / kBlock], m_blockMax[i / kBlock]);
+    i += kBlock;
+  }
+  for (; i < end; ++i) consider(i, i);
+  return {mn, mx};
+}
+
+bool DecimatedSeries::valueRange(double lo, double hi, double* vmin, double* vmax) const {
+  const auto b = static_cast<std::size_t>(
+      std::lower_bound(m_keys.begin(), m_keys.end(), lo) - m_keys.begin());
+  const auto e = static_cast<std::size_t>(
+      std::upper_bound(m_keys.begin(), m_keys.end(), hi) - m_keys.begin());
+  if (b >= e) return false;
+  const auto [mn, mx] = minMax(b, e);
+  *vmin = m_values[mn];
+  *vmax = m_values[mx];
+  return true;
+}
+
+void DecimatedSeries::decimate(double lo, double hi, int buckets, std::vector<double>* outKeys,
+                               std::vector<double>* outValues) const {
+  outKeys->clear();
+  outValues->clear();
+  const std::size_t n = m_keys.size();
+  if (n == 0) return;
+  std::size_t b = static_cast<std::size_t>(
+      std::lower_bound(m_keys.begin(), m_keys.end(), lo) - m_keys.begin());
+  std::size_t e = static_cast<std::size_t>(
+      std::upper_bound(m_keys.begin(), m_keys.end(), hi) - m_keys.begin());
+  if (b > 0) --b;  // the neighbours outside the range
+  if (e < n) ++e;
+  if (b >= e) return;
+  const std::size_t count = e - b;
+  buckets = std::max(buckets, 1);
+  auto put = [&](std::size_t i) {
+    outKeys->push_back(m_keys[i]);
+    outValues->push_back(m_values[i]);
+  };
+  if (count <= 4 * static_cast<std::size_t>(buckets)) {
+    outKeys->reserve(count);
+    outValues->reserve(count);
+    for (std::size_t i = b; i < e; ++i) put(i);
+    return;
+  }
+  outKeys->reserve(2 * buckets + 2);
+  outValues->reserve(2 * buckets + 2);
+  put(b);
+  std::size_t last = b;
+  for (int k = 0; k < buckets; ++k) {
+    const std::size_t s = b + 1 + (count - 2) * k / buckets;
+    const std::size_t t = b + 1 + (count - 2) * (k + 1) / buckets;
+    if (s >= t) continue;
+    auto [mn, mx] = minMax(s, t);
+    if (mn > mx) std::swap(mn, mx);
+    if (mn != last) put(mn);
+    if (mx != mn) put(mx);
+    last = mx;
+  }
+  if (e - 1 != last) put(e - 1);
+}
+
+}  // namespace infomax::ui
