@@ -5,6 +5,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 #include <QTimer>
 
 #include "infomax/config.h"
@@ -16,6 +17,10 @@ int main(int argc, char** argv) {
   QApplication::setApplicationName(QStringLiteral("InfoMax Studio"));
   QApplication::setOrganizationName(QStringLiteral("InfoMax"));
   QApplication::setApplicationVersion(QStringLiteral(INFOMAX_VERSION));
+  // The desktop entry's id (packaging/): lets Wayland compositors and docks match the window to
+  // the installed .desktop file and its icon. The window icon itself is compiled in.
+  QApplication::setDesktopFileName(QStringLiteral(INFOMAX_APP_ID));
+  QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/infomax-studio.svg")));
 
   QCommandLineParser parser;
   parser.setApplicationDescription(
