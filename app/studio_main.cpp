@@ -2,6 +2,7 @@
 // `infomax-studio --train` starts a Fashion-MNIST run with the default settings right away.
 
 #include <cstdio>
+#include <cstring>
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -13,6 +14,11 @@
 #include "runsetuppanel.h"
 
 int main(int argc, char** argv) {
+  // --help and --version only print: they must work without a display (e.g. over ssh).
+  for (int i = 1; i < argc; ++i)
+    for (const char* flag : {"-h", "-?", "--help", "--help-all", "-v", "--version"})
+      if (std::strcmp(argv[i], flag) == 0 && !qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("InfoMax Studio"));
   QApplication::setOrganizationName(QStringLiteral("InfoMax"));
