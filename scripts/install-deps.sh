@@ -12,6 +12,7 @@ PKGS=(
   dataset-fashion-mnist
   python3-torch python3-numpy
   xvfb xauth imagemagick
+  dpkg-dev file desktop-file-utils appstream   # packaging: cpack (dpkg-shlibdeps, file), tests/test_package.sh
 )
 missing=()
 for p in "${PKGS[@]}"; do
