@@ -34,10 +34,19 @@ class DecimatedSeries {
   // in key order; otherwise every point is written. At most 2 * buckets + 2 points result.
   void decimate(double lo, double hi, int buckets, std::vector<double>* outKeys,
                 std::vector<double>* outValues) const;
+  // Like decimate(), but each bucket contributes one point: its mean key and mean value. For
+  // lines that are smooth already (moving averages), where a min/max zig-zag would only cost
+  // drawing time. At most buckets + 2 points result.
+  void decimateMean(double lo, double hi, int buckets, std::vector<double>* outKeys,
+                    std::vector<double>* outValues) const;
+  // Sums of keys and values over [begin, end).
+  std::pair<double, double> sums(std::size_t begin, std::size_t end) const;
 
  private:
   std::vector<double> m_keys, m_values;
   std::vector<std::size_t> m_blockMin, m_blockMax;  // per kBlock points: position of min / max
+  std::vector<double> m_blockKeySum, m_blockSum;    // per kBlock points: sums of keys / values
+  bool visibleRange(double lo, double hi, std::size_t* b, std::size_t* e) const;
 };
 
 }  // namespace infomax::ui

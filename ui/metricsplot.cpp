@@ -523,19 +523,32 @@ void MetricsPlot::redecimate() {
   m_decHi = range.upper;
   m_decWidth = width;
   std::vector<double> k, v;
-  auto feed = [&](const DecimatedSeries& series, QCPGraph* graph) {
+  // Raw lines (1 px, drawn on Qt's fast cosmetic path) keep every bucket's min and max, so spikes
+  // stay visible. Smoothed lines are 2 px wide, and stroking a wide zig-zag is slow, so when
+  // they are dense they get one mean point per three pixels; with smoothing off they are the raw
+  // values, decimated by min/max and drawn 1 px wide while dense.
+  auto feed = [&](const DecimatedSeries& series, QCPGraph* graph, bool smoothLine) {
     if (!graph->visible()) {
       if (!graph->data()->isEmpty()) graph->data()->clear();
       return;
     }
-    series.decimate(range.lower, range.upper, width, &k, &v);
+    if (smoothLine && m_smoothing > 0)
+      series.decimateMean(range.lower, range.upper, width / 3, &k, &v);
+    else
+      series.decimate(range.lower, range.upper, width, &k, &v);
     graph->setData(QVector<double>(k.begin(), k.end()), QVector<double>(v.begin(), v.end()),
                    true);
+    if (smoothLine) {
+      QPen pen = graph->pen();
+      const bool dense = m_smoothing <= 0 && static_cast<int>(k.size()) > width / 2;
+      pen.setWidthF(dense ? 1.0 : 2.0);
+      graph->setPen(pen);
+    }
   };
   for (auto& run : m_runs)
     for (auto& in : run->inst) {
-      feed(in.raw, in.rawGraph);
-      feed(in.smooth, in.smoothGraph);
+      feed(in.raw, in.rawGraph, false);
+      feed(in.smooth, in.smoothGraph, true);
     }
 }
 

@@ -1,0 +1,295 @@
+// GUI benchmarks (docs/BENCHMARKS.md):
+//   bench_gui responsiveness [--seconds S] [--warmup S] [--rounds N] [--threads N]
+//     Trains the default model on Fashion-MNIST headless (Trainer on a thread, no GUI) and from
+//     the main window (plot, status bar and a user zooming and hovering every 250 ms), in
+//     alternating rounds. Reports training images/s of each and their ratio, and the GUI
+//     thread's responsiveness: the lateness of a 10 ms precise timer (p50, p99, max).
+//   bench_gui plot [--points N] [--frames N]
+//     Replot time of the metrics plot with N samples per curve through its min/max decimation,
+//     against a baseline: the same points handed whole to QCustomPlot (its own adaptive
+//     sampling), both zoomed and panned the same way.
+// Run it on a quiet machine; under Xvfb or with QT_QPA_PLATFORM=offscreen.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <qcustomplot.h>
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QTemporaryDir>
+#include <QTimer>
+
+#include "infomax/config.h"
+#include "infomax/imageset.h"
+#include "infomax/trainer.h"
+#include "mainwindow.h"
+#include "metricsplot.h"
+#include "runsetuppanel.h"
+#include "trainingcontroller.h"
+
+using namespace infomax;
+using namespace infomax::ui;
+
+namespace {
+
+double argValue(int argc, char** argv, const char* name, double fallback) {
+  for (int i = 2; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return std::atof(argv[i + 1]);
+  return fallback;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5));
+  return v[i];
+}
+
+TrainConfig benchConfig(const QString& out, int threads) {
+  TrainConfig c;  // the CLI's defaults: Fashion-MNIST, dcgan28, local JSD, head 2048, batch 64
+  c.steps = 1'000'000;
+  c.logEvery = 2;  // what `infomax-studio --train` uses: the GUI's densest regular load
+  c.checkpointEvery = 0;
+  c.autosaveMinutes = 0;
+  c.threads = threads;
+  c.outDir = out.toStdString();
+  return c;
+}
+
+void sleepPumping(double seconds) {
+  QElapsedTimer t;
+  t.start();
+  while (t.elapsed() < seconds * 1000) {
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// Images/s of a headless run measured over `seconds` after `warmup`.
+double headless(const QString& out, int threads, double warmup, double seconds) {
+  Trainer trainer(benchConfig(out, threads));
+  std::thread worker([&] { trainer.run(); });
+  auto drainFor = [&](double s) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(s);
+    while (std::chrono::steady_clock::now() < end) {
+      trainer.takeSamples();  // what the CLI does with them; keeps the queue short
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  drainFor(warmup);
+  const std::int64_t s0 = trainer.step();
+  const auto t0 = std::chrono::steady_clock::now();
+  drainFor(seconds);
+  const std::int64_t s1 = trainer.step();
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  trainer.stop();
+  worker.join();
+  return (s1 - s0) * double(trainer.config().batch) / dt;
+}
+
+struct GuiResult {
+  double imagesPerSecond = 0;
+  std::vector<double> lateMs;
+};
+
+GuiResult withGui(const QString& out, int threads, double warmup, double seconds) {
+  GuiResult r;
+  MainWindow w;
+  w.resize(1400, 900);
+  w.show();
+  if (!w.startTraining(benchConfig(out, threads))) {
+    std::fprintf(stderr, "bench_gui: cannot start: %s\n",
+                 qPrintable(w.setupPanel()->validationMessage()));
+    std::exit(1);
+  }
+  sleepPumping(warmup);
+  MetricsPlot* plot = w.metricsPlot();
+  // A user at work: zooms into the recent half, pans, hovers, then fits again.
+  QTimer user;
+  int tick = 0;
+  QObject::connect(&user, &QTimer::timeout, [&] {
+    auto* x = plot->plot()->axisRect(0)->axis(QCPAxis::atBottom);
+    switch (tick++ % 4) {
+      case 0:
+        x->scaleRange(0.5, x->range().upper);
+        plot->plot()->replot();
+        break;
+      case 1:
+        x->moveRange(-x->range().size() * 0.1);
+        plot->plot()->replot();
+        break;
+      case 2:
+        plot->setCrosshair(x->range().center());
+        break;
+      default:
+        plot->resetView();
+    }
+  });
+  user.start(250);
+  QElapsedTimer clock;
+  QTimer probe;
+  probe.setTimerType(Qt::PreciseTimer);
+  qint64 last = -1;
+  QObject::connect(&probe, &QTimer::timeout, [&] {
+    const qint64 now = clock.nsecsElapsed();
+    if (last >= 0) r.lateMs.push_back(std::max(0.0, (now - last) / 1e6 - 10.0));
+    last = now;
+  });
+  clock.start();
+  probe.start(10);
+  const std::int64_t s0 = w.controller()->step();
+  QElapsedTimer t;
+  t.start();
+  QEventLoop loop;
+  QTimer::singleShot(static_cast<int>(seconds * 1000), &loop, &QEventLoop::quit);
+  loop.exec();
+  const std::int64_t s1 = w.controller()->step();
+  const double dt = t.nsecsElapsed() / 1e9;
+  probe.stop();
+  user.stop();
+  r.imagesPerSecond = (s1 - s0) * double(w.controller()->runConfig().batch) / dt;
+  QEventLoop done;
+  QObject::connect(w.controller(), &TrainingController::finished, &done, &QEventLoop::quit);
+  w.controller()->stop();
+  if (w.controller()->isRunning()) done.exec();
+  return r;
+}
+
+int responsiveness(int argc, char** argv) {
+  const double seconds = argValue(argc, argv, "--seconds", 60);
+  const double warmup = argValue(argc, argv, "--warmup", 15);
+  const int rounds = static_cast<int>(argValue(argc, argv, "--rounds", 2));
+  const int threads = static_cast<int>(argValue(argc, argv, "--threads", 0));
+  QTemporaryDir dir;
+  std::vector<double> head, gui, late;
+  for (int round = 0; round < rounds; ++round) {
+    head.push_back(
+        headless(dir.filePath(QStringLiteral("h%1").arg(round)), threads, warmup, seconds));
+    std::printf("round %d headless: %.1f img/s\n", round + 1, head.back());
+    std::fflush(stdout);
+    GuiResult g = withGui(dir.filePath(QStringLiteral("g%1").arg(round)), threads, warmup, seconds);
+    gui.push_back(g.imagesPerSecond);
+    late.insert(late.end(), g.lateMs.begin(), g.lateMs.end());
+    std::printf("round %d with GUI: %.1f img/s, timer lateness p99 %.2f ms, max %.2f ms\n",
+                round + 1, g.imagesPerSecond, percentile(g.lateMs, 0.99),
+                percentile(g.lateMs, 1.0));
+    std::fflush(stdout);
+  }
+  double h = 0, g = 0;
+  for (double v : head) h += v / head.size();
+  for (double v : gui) g += v / gui.size();
+  std::printf("\nheadless %.1f img/s, with GUI %.1f img/s: GUI/headless = %.3f (cost %.1f%%)\n", h,
+              g, g / h, 100 * (1 - g / h));
+  std::printf("GUI thread, 10 ms timer lateness over %zu ticks: p50 %.2f ms, p99 %.2f ms, "
+              "max %.2f ms\n",
+              late.size(), percentile(late, 0.5), percentile(late, 0.99), percentile(late, 1.0));
+  return 0;
+}
+
+int plotBench(int argc, char** argv) {
+  const int n = static_cast<int>(argValue(argc, argv, "--points", 1'000'000));
+  const int frames = static_cast<int>(argValue(argc, argv, "--frames", 40));
+  std::vector<MetricSample> samples(n);
+  std::mt19937 rng(1);
+  std::normal_distribution<double> noise(0, 0.05);
+  for (int i = 0; i < n; ++i) {
+    MetricSample& s = samples[i];
+    s.step = i + 1;
+    s.epoch = (i + 1) / 937.5;
+    s.wallSeconds = (i + 1) * 0.8;
+    s.loss = 1.0 / std::sqrt(i + 1.0) + noise(rng);
+    s.local.loss = s.loss;
+    s.local.mi = 3 - s.loss;
+    s.local.posScore = 2 + noise(rng);
+    s.local.negScore = -2 + noise(rng);
+    s.imagesPerSecond = 80 + noise(rng) * 100;
+  }
+  samples[n / 3].loss = 50;  // a spike that must stay visible
+
+  // The same zoom/pan script for both.
+  auto script = [&](QCustomPlot* p, std::vector<double>* ms) {
+    auto* x = p->axisRect(0)->axis(QCPAxis::atBottom);
+    x->setRange(1, n);
+    for (int f = 0; f < frames; ++f) {
+      if (f % 10 == 0) x->setRange(1, n);
+      else if (f % 2) x->scaleRange(0.7, x->range().center());
+      else x->moveRange(x->range().size() * 0.2);
+      QElapsedTimer t;
+      t.start();
+      p->replot();
+      ms->push_back(t.nsecsElapsed() / 1e6);
+    }
+  };
+
+  std::vector<double> ours, base;
+  QElapsedTimer load;
+  load.start();
+  {
+    MetricsPlot plot;
+    plot.resize(1400, 900);
+    plot.show();
+    plot.setHistory(samples);
+    const double loadMs = load.nsecsElapsed() / 1e6;
+    plot.plot()->replot();
+    script(plot.plot(), &ours);
+    std::printf("decimated plot: %d samples x %d curves loaded in %.0f ms; %d points drawn per "
+                "curve at full range\n",
+                n, static_cast<int>(plot.curveNames().size()), loadMs,
+                plot.drawnPointCount(QStringLiteral("loss")));
+  }
+  {
+    // Baseline: the same curves handed whole to QCustomPlot (raw + smoothed per curve), which
+    // then relies on its own adaptive sampling.
+    QCustomPlot p;
+    p.resize(1400, 900);
+    p.show();
+    load.restart();
+    const int curves = 6;
+    for (int c = 0; c < curves; ++c) {
+      for (int layer = 0; layer < 2; ++layer) {
+        QVector<double> k(n), v(n);
+        for (int i = 0; i < n; ++i) {
+          k[i] = samples[i].step;
+          v[i] = c == 0 ? samples[i].loss : samples[i].local.mi + c;
+        }
+        QCPGraph* g = p.addGraph();
+        g->setData(k, v, true);
+        // The same pens as the metrics plot: faint 1 px raw line, 2 px smoothed line.
+        g->setPen(layer == 0 ? QPen(QColor(31, 119, 180, 60), 1) : QPen(QColor(31, 119, 180), 2));
+      }
+    }
+    std::printf("baseline QCustomPlot: %d x %d points loaded in %.0f ms\n", n, 2 * curves,
+                load.nsecsElapsed() / 1e6);
+    p.rescaleAxes();
+    p.replot();
+    script(&p, &base);
+  }
+  const double o50 = percentile(ours, 0.5), b50 = percentile(base, 0.5);
+  std::printf("replot over %d zoom/pan frames: decimated p50 %.1f ms, max %.1f ms; baseline p50 "
+              "%.1f ms, max %.1f ms; baseline/decimated = %.1fx\n",
+              frames, o50, percentile(ours, 1.0), b50, percentile(base, 1.0), b50 / o50);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || (std::strcmp(argv[1], "responsiveness") != 0 && std::strcmp(argv[1], "plot") != 0)) {
+    std::fprintf(stderr, "usage: bench_gui responsiveness [--seconds S] [--warmup S] [--rounds N] "
+                         "[--threads N]\n       bench_gui plot [--points N] [--frames N]\n");
+    return 2;
+  }
+  if (!qEnvironmentVariableIsSet("DISPLAY") && !qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName(QStringLiteral("InfoMaxBench"));
+  QApplication::setApplicationName(QStringLiteral("bench_gui"));
+  return std::strcmp(argv[1], "plot") == 0 ? plotBench(argc, argv) : responsiveness(argc, argv);
+}
