@@ -1,7 +1,12 @@
 #include "checkpoint.h"
 
+#include <caffe2/serialize/read_adapter_interface.h>
+#include <caffe2/serialize/inline_container.h>
+
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <regex>
 #include <sstream>
 
 #include "fileutil.h"
@@ -21,6 +26,106 @@ std::uint64_t getU64(const char* p) {
   std::uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
+}
+
+// The metadata fields readers use, type- and range-checked once here so every reader (resume,
+// info, eval, rf) can take them as they are: nlohmann throws type_error for a wrong type and a
+// huge number converts to an integer with undefined behaviour (found by fuzz_checkpoint_archive).
+void checkMeta(const nlohmann::json& m, const std::string& what) {
+  if (!m.is_object()) throw Error(what + "corrupt metadata (not a JSON object)");
+  auto bad = [&](const char* key, const char* expected) {
+    return Error(what + "corrupt metadata ('" + key + "' is " + m[key].dump() + ", expected " +
+                 expected + ")");
+  };
+  for (const char* key : {"step", "total_steps"})
+    if (m.contains(key) &&
+        !(m[key].is_number_integer() && m[key].get<std::int64_t>() >= 0 &&
+          m[key].get<std::int64_t>() < (std::int64_t{1} << 53)))
+      throw bad(key, "a step number");
+  for (const char* key : {"epoch", "lr", "wall_s"})
+    if (m.contains(key) && !m[key].is_number()) throw bad(key, "a number");
+  for (const char* key : {"mine_local", "mine_global"})
+    if (m.contains(key) && !m[key].is_number() && !m[key].is_null())
+      throw bad(key, "a number or null");
+  if (m.contains("input")) {
+    const auto& in = m["input"];
+    bool ok = in.is_array() && in.size() == 3;
+    for (std::size_t i = 0; ok && i < 3; ++i)
+      ok = in[i].is_number_integer() && in[i].get<std::int64_t>() >= 1 &&
+           in[i].get<std::int64_t>() <= 65536;
+    if (!ok) throw bad("input", "[channels, height, width]");
+  }
+}
+
+// Runs a LibTorch call on a checkpoint's archive. Malformed archives make LibTorch throw
+// c10::Error, torch::jit::ErrorReport (TorchScript type parsing), std::bad_alloc and others, all
+// std::exception: every one becomes the Error the callers document.
+template <typename F>
+auto guardTorch(const std::string& origin, F&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Error(origin + ": corrupt tensor archive (" + e.what_without_backtrace() + ")");
+  } catch (const std::exception& e) {
+    std::string why = e.what();
+    why = why.substr(0, why.find('\n', why.find_first_not_of('\n')));
+    throw Error(origin + ": corrupt tensor archive (" + why + ")");
+  }
+}
+
+// Reads from the archive bytes, never past their end. LibTorch's own MemoryReadAdapter (behind
+// InputArchive::load_from(data, size)) copies whatever range the zip directory asks for, so a
+// lying directory entry read out of bounds (found by fuzz_checkpoint_archive).
+std::size_t readBounded(const std::string& bytes, std::uint64_t pos, void* buf, std::size_t n) {
+  if (pos >= bytes.size()) return 0;
+  const std::size_t take = std::min<std::uint64_t>(n, bytes.size() - pos);
+  std::memcpy(buf, bytes.data() + pos, take);
+  return take;
+}
+
+class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BoundedReadAdapter(const std::string& bytes) : m_bytes(bytes) {}
+  std::size_t size() const override { return m_bytes.size(); }
+  std::size_t read(std::uint64_t pos, void* buf, std::size_t n, const char*) const override {
+    return readBounded(m_bytes, pos, buf, n);
+  }
+
+ private:
+  const std::string& m_bytes;
+};
+
+// LibTorch reads a tensor archive as a TorchScript module: it compiles the type declarations in
+// the archive's code/*.py, and its TorchScript parser crashes (SEGV in parseClassConstant) on
+// some malformed ones (fuzz/regressions-libtorch/). torch::serialize::OutputArchive only writes
+// class declarations of one fixed shape, so any other line is refused before LibTorch parses it.
+void checkArchiveCode(const std::string& bytes, const std::string& origin) {
+  static const std::regex kLine(
+      R"(|class Module\(Module\):|  __annotations__ = \[\])"
+      R"(|  __(parameters|buffers)__ = \[("[^"\\]*", )*\])"
+      R"(|  (__annotations__\["[^"\\]*"\] =|[A-Za-z_][A-Za-z0-9_]* :) )"
+      R"((Tensor|str|bool|int|float|Tuple\[float, float\]|__torch__\.___torch_mangle_[0-9]{1,6}\.Module))");
+  static const std::regex kCodeRecord(R"(code/__torch__(/___torch_mangle_[0-9]{1,6})?\.py)");
+  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReadAdapter>(bytes));
+  for (const std::string& name : reader.getAllRecords()) {
+    if (name.rfind("code/", 0) != 0 || name.size() < 3 || name.compare(name.size() - 3, 3, ".py"))
+      continue;
+    if (!std::regex_match(name, kCodeRecord))
+      throw Error(origin + ": corrupt tensor archive (unexpected record " + name + ")");
+    auto [data, size] = reader.getRecord(name);
+    const char* text = static_cast<const char*>(data.get());
+    std::size_t lineNo = 1;
+    for (std::size_t at = 0; at <= size; ++lineNo) {
+      std::size_t end = at;
+      while (end < size && text[end] != '\n') ++end;
+      if (!std::regex_match(text + at, text + end, kLine))
+        throw Error(origin + ": corrupt tensor archive (" + name + " line " +
+                    std::to_string(lineNo) + " is not a tensor declaration)");
+      at = end + 1;
+    }
+  }
 }
 
 std::string shapeOf(const torch::Tensor& t) {
@@ -74,6 +179,7 @@ CheckpointFile readCheckpointFile(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(what + "corrupt metadata (" + e.what() + ")");
   }
+  checkMeta(f.meta, what);
   f.archive.assign(b.data() + pos, archLen);
   return f;
 }
@@ -91,11 +197,13 @@ TrainConfig configFromCheckpoint(const CheckpointFile& file, const std::string& 
 
 void openArchive(const CheckpointFile& file, const std::string& path,
                  torch::serialize::InputArchive& archive, torch::Device device) {
-  try {
-    archive.load_from(file.archive.data(), file.archive.size(), device);
-  } catch (const c10::Error&) {
-    throw Error("checkpoint " + path + ": corrupt tensor archive");
-  }
+  guardTorch("checkpoint " + path, [&] {
+    checkArchiveCode(file.archive, "checkpoint " + path);
+    const std::string& bytes = file.archive;
+    archive.load_from(
+        [&bytes](std::uint64_t pos, void* buf, std::size_t n) { return readBounded(bytes, pos, buf, n); },
+        [&bytes] { return bytes.size(); }, device);
+  });
 }
 
 void saveModuleState(torch::serialize::OutputArchive& archive, const torch::nn::Module& module,
@@ -109,7 +217,8 @@ void loadModuleState(torch::serialize::InputArchive& archive, torch::nn::Module&
   torch::NoGradGuard noGrad;
   auto copyInto = [&](const std::string& name, torch::Tensor& target, bool buffer) {
     torch::Tensor t;
-    if (!archive.try_read(prefix + name, t, buffer))
+    const bool found = guardTorch(origin, [&] { return archive.try_read(prefix + name, t, buffer); });
+    if (!found)
       throw Error(origin + ": architecture mismatch: the checkpoint has no tensor '" + name + "'");
     if (!t.sizes().equals(target.sizes()))
       throw Error(origin + ": architecture mismatch: '" + name + "' is " + shapeOf(t) +
@@ -141,15 +250,17 @@ std::string describeCheckpoint(const std::string& path) {
   torch::serialize::InputArchive ar;
   openArchive(f, path, ar);
   long long encoderParams = 0, totalParams = 0;
-  for (const auto& k : ar.keys()) {
-    if (k.rfind("model/", 0) != 0) continue;
-    torch::Tensor t;
-    if (!ar.try_read(k, t)) continue;
-    if (k.find("running_") != std::string::npos || k.find("num_batches") != std::string::npos)
-      continue;
-    totalParams += t.numel();
-    if (k.rfind("model/encoder.", 0) == 0) encoderParams += t.numel();
-  }
+  guardTorch("checkpoint " + path, [&] {
+    for (const auto& k : ar.keys()) {
+      if (k.rfind("model/", 0) != 0) continue;
+      torch::Tensor t;
+      if (!ar.try_read(k, t)) continue;
+      if (k.find("running_") != std::string::npos || k.find("num_batches") != std::string::npos)
+        continue;
+      totalParams += t.numel();
+      if (k.rfind("model/encoder.", 0) == 0) encoderParams += t.numel();
+    }
+  });
   nlohmann::json j = f.meta;
   j["file"] = path;
   j["encoder_parameters"] = encoderParams;
@@ -163,13 +274,15 @@ void exportEncoder(const std::string& checkpointPath, const std::string& outPath
   openArchive(f, checkpointPath, ar);
   c10::Dict<std::string, at::Tensor> dict;
   const std::string prefix = "model/encoder.";
-  for (const auto& k : ar.keys()) {
-    if (k.rfind(prefix, 0) != 0) continue;
-    torch::Tensor t;
-    if (ar.try_read(k, t)) dict.insert(k.substr(prefix.size()), t.contiguous());
-  }
-  if (dict.size() == 0) throw Error("checkpoint " + checkpointPath + " holds no encoder weights");
-  std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  std::vector<char> bytes = guardTorch("checkpoint " + checkpointPath, [&] {
+    for (const auto& k : ar.keys()) {
+      if (k.rfind(prefix, 0) != 0) continue;
+      torch::Tensor t;
+      if (ar.try_read(k, t)) dict.insert(k.substr(prefix.size()), t.contiguous());
+    }
+    if (dict.size() == 0) throw Error("checkpoint " + checkpointPath + " holds no encoder weights");
+    return torch::pickle_save(c10::IValue(dict));
+  });
   writeFileAtomic(outPath, bytes.data(), bytes.size());
 }
 

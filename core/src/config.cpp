@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <type_traits>
 #include <map>
 #include <thread>
 
@@ -58,10 +60,42 @@ struct Field {
   std::function<void(TrainConfig&, const json&)> set;
 };
 
+// A JSON value as T. nlohmann converts numbers to integers with a plain cast, which is
+// undefined for a double out of range (1e20 as an int) and wraps wider integers (2^32 + 2 -> 2),
+// so integer settings are range-checked here first; found by fuzz/fuzz_config.
+template <typename T>
+T valueAs(const json& j, const char* key) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    using Limits = std::numeric_limits<T>;
+    const auto outOfRange = [&] {
+      return Error(std::string("setting '") + key + "': " + j.dump() + " is not a whole number in " +
+                   std::to_string(Limits::min()) + ".." + std::to_string(Limits::max()));
+    };
+    if (j.is_number_float()) {
+      const double d = j.get<double>();
+      // max + 1.0 is a power of two, exact as a double: d below it fits.
+      if (!(d >= static_cast<double>(Limits::min()) && d < static_cast<double>(Limits::max()) + 1.0) ||
+          d != std::trunc(d))
+        throw outOfRange();
+      return static_cast<T>(d);
+    }
+    if (j.is_number_unsigned()) {
+      if (j.get<std::uint64_t>() > static_cast<std::uint64_t>(Limits::max())) throw outOfRange();
+    } else if (j.is_number_integer()) {
+      const std::int64_t v = j.get<std::int64_t>();
+      if ((Limits::is_signed && v < static_cast<std::int64_t>(Limits::min())) ||
+          (!Limits::is_signed && v < 0) ||
+          (v > 0 && static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(Limits::max())))
+        throw outOfRange();
+    }
+  }
+  return j.get<T>();
+}
+
 template <typename T>
 Field plain(const char* key, T TrainConfig::*member) {
   return {key, [member](const TrainConfig& c) { return json(c.*member); },
-          [member](TrainConfig& c, const json& j) { c.*member = j.get<T>(); }};
+          [member, key](TrainConfig& c, const json& j) { c.*member = valueAs<T>(j, key); }};
 }
 
 template <typename E, std::size_t N>

@@ -1,5 +1,7 @@
 #include "infomax/metrics.h"
 
+#include "infomax/error.h"
+
 namespace infomax {
 
 namespace {
@@ -38,6 +40,14 @@ const std::vector<Column>& table() {
   };
   return t;
 }
+// A step read back from a file. Casting a double outside int64's range (1e300, inf, NaN) is
+// undefined behaviour, so such values are refused; found by fuzz/fuzz_metrics_csv.
+std::int64_t stepFrom(double v) {
+  constexpr double kLimit = 9223372036854775808.0;  // 2^63, exact as a double
+  if (!(v >= -kLimit && v < kLimit))
+    throw Error("step " + std::to_string(v) + " is not a step number (out of range)");
+  return static_cast<std::int64_t>(v);
+}
 }  // namespace
 
 const std::vector<std::string>& MetricSample::columns() {
@@ -72,7 +82,7 @@ MetricSample MetricSample::fromValues(const std::vector<double>& v) {
     else if (t[i].term)
       (s.*t[i].term).*t[i].stat = v[i];
     else
-      s.step = static_cast<std::int64_t>(v[i]);
+      s.step = stepFrom(v[i]);
   }
   return s;
 }

@@ -254,7 +254,7 @@ void Trainer::Impl::loadCheckpoint(const std::string& path) {
       at::Generator gen = at::detail::getDefaultCPUGenerator();  // shares the default state
       gen.set_state(rng);
     }
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {  // c10::Error, or another LibTorch error on a bad record
     throw Error(origin + ": optimizer state does not fit the model");
   }
   const json& m = f.meta;

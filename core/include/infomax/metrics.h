@@ -38,6 +38,7 @@ struct MetricSample {
   // The column names of metrics.csv, in order; and this sample's values in that order.
   static const std::vector<std::string>& columns();
   std::vector<double> values() const;
+  // Throws Error when the step value is not a representable step (out of int64 range, NaN).
   static MetricSample fromValues(const std::vector<double>& v);
 };
 
