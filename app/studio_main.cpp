@@ -46,7 +46,15 @@ int main(int argc, char** argv) {
       QStringLiteral("out"),
       QStringLiteral("Run folder (default: a new folder under ~/infomax-runs)."),
       QStringLiteral("DIR"));
-  parser.addOptions({train, data, steps, out});
+  const QCommandLineOption open(QStringLiteral("open"),
+                                QStringLiteral("Show a run folder's curves and follow its metrics.csv "
+                                               "as it grows (e.g. a run another process writes)."),
+                                QStringLiteral("RUN"));
+  const QCommandLineOption compare(QStringLiteral("compare"),
+                                   QStringLiteral("Overlay a run folder for comparison "
+                                                  "(repeatable)."),
+                                   QStringLiteral("RUN"));
+  parser.addOptions({train, data, steps, out, open, compare});
   parser.process(app);
 
   infomax::ui::MainWindow window;
@@ -70,6 +78,8 @@ int main(int argc, char** argv) {
     window.setupPanel()->setConfig(cfg);
   }
   window.show();
+  if (parser.isSet(open)) window.openRunFolder(parser.value(open));
+  for (const QString& run : parser.values(compare)) window.addComparisonRun(run);
   if (parser.isSet(train))
     QTimer::singleShot(0, &window, [&window] {
       if (!window.startTraining())

@@ -100,7 +100,11 @@ MainWindow::MainWindow(QWidget* parent)
   QSettings settings;
   resize(1400, 900);
   restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+  if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray()))
+  {
+    resizeDocks({m_setupDock, m_runsDock}, {640, 160}, Qt::Vertical);
+    resizeDocks({m_setupDock}, {400}, Qt::Horizontal);
+  }
   const QString last = settings.value(QStringLiteral("setup/config")).toString();
   if (!last.isEmpty()) {
     try {

@@ -496,10 +496,6 @@ void MetricsPlot::restyle() {
       const bool shown = run->visible && !in.raw.empty();
       in.smoothGraph->setVisible(shown && c.visible);
       in.rawGraph->setVisible(shown && c.visible && m_smoothing > 0);
-      // A line needs two points: mark a lone first sample so it is visible at all.
-      in.smoothGraph->setScatterStyle(in.raw.size() == 1
-                                          ? QCPScatterStyle(QCPScatterStyle::ssDisc, 6)
-                                          : QCPScatterStyle());
       if (shown) {
         QCPLegend* legend = m_panels[c.panel].legend;
         in.smoothGraph->addToLegend(legend);
@@ -539,6 +535,11 @@ void MetricsPlot::redecimate() {
     graph->setData(QVector<double>(k.begin(), k.end()), QVector<double>(v.begin(), v.end()),
                    true);
     if (smoothLine) {
+      // A line needs two points: mark a lone sample so it is visible at all.
+      const bool lone = series.size() == 1;
+      if (lone != (graph->scatterStyle().shape() != QCPScatterStyle::ssNone))
+        graph->setScatterStyle(lone ? QCPScatterStyle(QCPScatterStyle::ssDisc, 6)
+                                    : QCPScatterStyle());
       QPen pen = graph->pen();
       const bool dense = m_smoothing <= 0 && static_cast<int>(k.size()) > width / 2;
       pen.setWidthF(dense ? 1.0 : 2.0);

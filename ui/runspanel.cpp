@@ -110,6 +110,22 @@ QString RunsPanel::runFolderOf(const QString& path) {
   return dir.absolutePath();
 }
 
+void RunsPanel::renameRuns() {
+  // Each run is named after its folder; runs whose folders share a name (runs/a/run and
+  // runs/b/run) are named with their parent folder too.
+  std::map<QString, int> seen;
+  for (auto& [id, e] : m_entries)
+    if (!e->path.isEmpty()) ++seen[QFileInfo(e->path).fileName()];
+  for (auto& [id, e] : m_entries) {
+    if (e->path.isEmpty()) continue;
+    const QFileInfo info(e->path);
+    QString name = info.fileName();
+    if (seen[name] > 1) name = info.dir().dirName() + QLatin1Char('/') + name;
+    m_plot->setRunName(id, name);
+    if (e->item) e->item->setText(0, name);
+  }
+}
+
 QString RunsPanel::addDialog() {
   return QFileDialog::getExistingDirectory(this, tr("Add a run folder to compare"));
 }
@@ -131,8 +147,8 @@ QString RunsPanel::openPrimary(const QString& path) {
   e.path = dir;
   e.follower = std::move(follower);
   e.status = tr("following");
-  m_plot->setRunName(MetricsPlot::kPrimaryRun, QFileInfo(dir).fileName());
   m_plot->setHistory(MetricsPlot::kPrimaryRun, std::move(samples));
+  renameRuns();
   refreshRow(MetricsPlot::kPrimaryRun);
   return {};
 }
@@ -142,8 +158,8 @@ void RunsPanel::setPrimaryLive(const QString& runDir) {
   e.follower.reset();
   e.path = runDir;
   e.status = runDir.isEmpty() ? tr("starting") : tr("live");
-  m_plot->setRunName(MetricsPlot::kPrimaryRun,
-                     runDir.isEmpty() ? tr("current run") : QFileInfo(runDir).fileName());
+  if (runDir.isEmpty()) m_plot->setRunName(MetricsPlot::kPrimaryRun, tr("current run"));
+  renameRuns();
   refreshRow(MetricsPlot::kPrimaryRun);
 }
 
@@ -169,6 +185,7 @@ int RunsPanel::addRun(const QString& path, QString* error) {
   const int id = m_plot->addRun(QFileInfo(dir).fileName());
   m_plot->setHistory(id, std::move(samples));
   m_entries[id] = std::move(entry);
+  renameRuns();
   refreshRow(id);
   return id;
 }
@@ -180,6 +197,7 @@ void RunsPanel::removeRun(int runId) {
   delete it->second->item;
   m_entries.erase(it);
   m_plot->removeRun(runId);
+  renameRuns();
 }
 
 void RunsPanel::pollNow() {

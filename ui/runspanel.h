@@ -59,6 +59,7 @@ class RunsPanel final : public QWidget {
   void refreshRow(int runId);
   void poll(int runId, Entry& e);
   QString addDialog();
+  void renameRuns();
 
   MetricsPlot* m_plot;
   QTreeWidget* m_tree = nullptr;
