@@ -7,6 +7,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QIcon>
+#include <QTabWidget>
 #include <QTimer>
 
 #include "infomax/config.h"
@@ -54,7 +55,10 @@ int main(int argc, char** argv) {
                                    QStringLiteral("Overlay a run folder for comparison "
                                                   "(repeatable)."),
                                    QStringLiteral("RUN"));
-  parser.addOptions({train, data, steps, out, open, compare});
+  const QCommandLineOption tab(QStringLiteral("tab"),
+                               QStringLiteral("Open on this tab: curves, pairs, or fields."),
+                               QStringLiteral("NAME"));
+  parser.addOptions({train, data, steps, out, open, compare, tab});
   parser.process(app);
 
   infomax::ui::MainWindow window;
@@ -80,6 +84,20 @@ int main(int argc, char** argv) {
   window.show();
   if (parser.isSet(open)) window.openRunFolder(parser.value(open));
   for (const QString& run : parser.values(compare)) window.addComparisonRun(run);
+  if (parser.isSet(tab)) {
+    const QString name = parser.value(tab).toLower();
+    bool found = false;
+    for (int i = 0; i < window.tabs()->count(); ++i)
+      if (window.tabs()->tabText(i).toLower().startsWith(name.left(4))) {
+        window.tabs()->setCurrentIndex(i);
+        found = true;
+      }
+    if (!found) {
+      std::fprintf(stderr, "infomax-studio: no tab '%s' (curves, pairs, fields)\n",
+                   qPrintable(name));
+      return 2;
+    }
+  }
   if (parser.isSet(train))
     QTimer::singleShot(0, &window, [&window] {
       if (!window.startTraining())

@@ -17,6 +17,8 @@
 #include <QTest>
 #include <QTextStream>
 #include <QTreeWidget>
+#include <QAbstractItemModel>
+#include <QTabWidget>
 #include <random>
 
 #include "infomax/imageset.h"
@@ -29,6 +31,7 @@
 #include "mainwindow.h"
 #include "metricscsv.h"
 #include "metricsplot.h"
+#include "pairinspectorview.h"
 #include "runsetuppanel.h"
 #include "runspanel.h"
 #include "trainingcontroller.h"
@@ -443,6 +446,71 @@ class TestUi : public QObject {
     QCOMPARE(captions.first(), QStringLiteral("T-shirt/top"));  // one per class, label order
     QCOMPARE(captions.last(), QStringLiteral("Ankle boot"));
     QVERIFY(distinctColours(panel.sampleGrid()) > 10);
+  }
+
+  void pairInspectorShowsAnchorPairs() {
+    if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
+    QTemporaryDir dir;
+    const QString runDir = dir.filePath(QStringLiteral("run"));
+    {
+      TrainConfig cfg = smallConfig(runDir, 4);
+      Trainer trainer(cfg);
+      QCOMPARE(static_cast<int>(trainer.run().status), static_cast<int>(RunStatus::Finished));
+    }
+    MainWindow w;
+    QVERIFY(w.openRunFolder(runDir));
+    PairInspectorView* view = w.pairInspector();
+    QSignalSpy inspected(view, &PairInspectorView::inspected);
+    w.tabs()->setCurrentWidget(view);  // the tab loads the run's newest checkpoint
+    QTRY_COMPARE_WITH_TIMEOUT(inspected.count(), 1, 60000);
+    const PairInspection* r = view->inspection();
+    QVERIFY(r);
+    const int n = r->count(), m = r->locations();
+    QCOMPARE(n, 16);  // the run's batch
+    QAbstractItemModel* model = view->pairsModel();
+    QCOMPARE(model->rowCount(), m + (n - 1) * m);
+    QVERIFY(view->summaryText().contains(QStringLiteral("accuracy")));
+
+    // Positives: the anchor's own patches only.
+    view->setAnchor(3);
+    view->setFilter(PairInspectorView::Filter::Positives);
+    QCOMPARE(model->rowCount(), m);
+    for (int row = 0; row < m; ++row)
+      QCOMPARE(model->index(row, 2).data(Qt::UserRole).toInt(), 3);
+    // Hardest negatives: the 20 highest-scoring other images' patches, highest first.
+    view->setFilter(PairInspectorView::Filter::HardestNegatives);
+    QCOMPARE(model->rowCount(), 20);
+    float maxNeg = -INFINITY;
+    for (int k = 0; k < r->negativesPerAnchor; ++k)
+      maxNeg = std::max(maxNeg, r->negScores[static_cast<std::size_t>(3) * r->negativesPerAnchor + k]);
+    QCOMPARE(model->index(0, 5).data(Qt::UserRole).toFloat(), maxNeg);
+    for (int row = 0; row < 20; ++row) {
+      QVERIFY(model->index(row, 2).data(Qt::UserRole).toInt() != 3);
+      if (row) QVERIFY(model->index(row, 5).data(Qt::UserRole).toFloat() <=
+                       model->index(row - 1, 5).data(Qt::UserRole).toFloat());
+    }
+    // A pair shows both images with the patch outlined; crops are real images.
+    view->selectPair(0);
+    QVERIFY(!view->selectionImage().isNull());
+    QVERIFY(distinctColours(view->selectionImage()) > 10);
+    QVERIFY(!model->index(0, 0).data(Qt::DecorationRole).value<QPixmap>().isNull());
+    // Sorting by score, ascending.
+    view->setFilter(PairInspectorView::Filter::All);
+    model->sort(5, Qt::AscendingOrder);
+    QVERIFY(model->index(0, 5).data(Qt::UserRole).toFloat() <=
+            model->index(model->rowCount() - 1, 5).data(Qt::UserRole).toFloat());
+    // Another batch under the same model; PNG export.
+    view->newBatch();
+    QTRY_COMPARE_WITH_TIMEOUT(inspected.count(), 2, 60000);
+    const QString png = dir.filePath(QStringLiteral("pairs.png"));
+    view->resize(1200, 800);
+    QCOMPARE(view->exportPng(png), QString());
+    QVERIFY(distinctColours(QImage(png)) > 10);
+    // A bad source is an error message, not a crash.
+    QSignalSpy failed(view, &PairInspectorView::failed);
+    view->setSource(dir.filePath(QStringLiteral("nothing-here")));
+    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 30000);
+    QVERIFY(failed.at(0).at(0).toString().contains(QStringLiteral("nothing-here")));
   }
 
   void openRunFolderShowsHistory() {

@@ -21,6 +21,7 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QStyle>
+#include <QTabWidget>
 #include <QTimer>
 #include <QToolBar>
 
@@ -29,6 +30,7 @@
 #include "metricscsv.h"
 #include "metricsplot.h"
 #include "runsetuppanel.h"
+#include "pairinspectorview.h"
 #include "runspanel.h"
 #include "trainingcontroller.h"
 
@@ -52,7 +54,16 @@ MainWindow::MainWindow(QWidget* parent)
   setObjectName(QStringLiteral("mainWindow"));
 
   m_plot = new MetricsPlot(this);
-  setCentralWidget(m_plot);
+  m_pairs = new PairInspectorView(this);
+  m_tabs = new QTabWidget(this);
+  m_tabs->setObjectName(QStringLiteral("mainTabs"));
+  m_tabs->setDocumentMode(true);
+  m_tabs->addTab(m_plot, tr("Curves"));
+  m_tabs->addTab(m_pairs, tr("Pairs"));
+  setCentralWidget(m_tabs);
+  // The inspector loads its model only when its tab is shown (scoring competes with training).
+  connect(m_tabs, &QTabWidget::currentChanged, this, [this] { syncPairInspector(); });
+  connect(m_pairs, &PairInspectorView::checkpointRequested, this, &MainWindow::checkpointForPairs);
 
   m_setup = new RunSetupPanel;
   auto* scroll = new QScrollArea;
@@ -233,6 +244,12 @@ void MainWindow::buildMenus() {
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(m_setupDock->toggleViewAction());
   view->addAction(m_runsDock->toggleViewAction());
+  for (int i = 0; i < m_tabs->count(); ++i) {
+    QAction* a = view->addAction(m_tabs->tabText(i));
+    a->setShortcut(QKeySequence(Qt::CTRL | (Qt::Key_1 + i)));
+    connect(a, &QAction::triggered, this, [this, i] { m_tabs->setCurrentIndex(i); });
+  }
+  view->addSeparator();
   QAction* resetView = view->addAction(tr("&Fit curves to data"));
   resetView->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
   connect(resetView, &QAction::triggered, m_plot, &MetricsPlot::resetView);
@@ -287,6 +304,7 @@ bool MainWindow::openRunFolder(const QString& dir) {
   }
   m_runDir = RunsPanel::runFolderOf(dir);
   rememberRun(m_runDir);
+  syncPairInspector();
   statusBar()->showMessage(tr("%1: %2 logged samples").arg(dir).arg(m_plot->samples().size()),
                            8000);
   setWindowTitle(tr("InfoMax Studio — %1").arg(QFileInfo(dir).fileName()));
@@ -336,6 +354,7 @@ void MainWindow::onStarted(const QString& runDir, qint64 totalSteps) {
   m_runDir = runDir;
   m_runs->setPrimaryLive(runDir);
   rememberRun(runDir);
+  syncPairInspector();
   m_totalSteps = totalSteps;
   const TrainConfig cfg = m_controller->runConfig();
   m_batch = cfg.batch;
@@ -477,6 +496,49 @@ void MainWindow::saveSettings() {
   settings.setValue(QStringLiteral("window/state"), saveState());
   settings.setValue(QStringLiteral("setup/config"),
                     QString::fromStdString(m_setup->config().toJson()));
+}
+
+void MainWindow::syncPairInspector() {
+  if (m_tabs->currentWidget() != m_pairs || m_runDir.isEmpty()) return;
+  if (m_pairsSource == m_runDir && m_pairs->inspection()) return;
+  m_pairsSource = m_runDir;
+  m_pairs->setSource(m_runDir);
+}
+
+void MainWindow::checkpointForPairs() {
+  if (!m_controller->isRunning()) {
+    m_pairs->refresh();
+    return;
+  }
+  // Ask for a checkpoint, then refresh once a newer one than the current appears.
+  QString before;
+  try {
+    before = QString::fromStdString(latestCheckpoint(m_runDir.toStdString()));
+  } catch (const std::exception&) {
+  }
+  const QDateTime beforeTime = QFileInfo(before).lastModified();
+  m_controller->saveCheckpointNow();
+  statusBar()->showMessage(tr("Checkpoint requested for the pair inspector…"), 5000);
+  auto* poll = new QTimer(this);
+  auto tries = std::make_shared<int>(0);
+  const QString runDir = m_runDir;
+  connect(poll, &QTimer::timeout, this, [this, poll, tries, before, beforeTime, runDir] {
+    QString now;
+    try {
+      now = QString::fromStdString(latestCheckpoint(runDir.toStdString()));
+    } catch (const std::exception&) {
+    }
+    const bool newer = !now.isEmpty() && (now != before || QFileInfo(now).lastModified() > beforeTime);
+    if (newer || ++*tries > 120 || !m_controller->isRunning()) {
+      poll->deleteLater();
+      m_pairsSource = runDir;
+      if (m_pairs->source() != runDir)
+        m_pairs->setSource(runDir);
+      else
+        m_pairs->refresh();
+    }
+  });
+  poll->start(250);
 }
 
 QStringList MainWindow::recentRuns() const {

@@ -18,6 +18,7 @@ class QDockWidget;
 class QDoubleSpinBox;
 class QLabel;
 class QMenu;
+class QTabWidget;
 class QProgressBar;
 class QTimer;
 
@@ -26,6 +27,7 @@ namespace infomax::ui {
 class MetricsPlot;
 class RunSetupPanel;
 class RunsPanel;
+class PairInspectorView;
 class TrainingController;
 
 class MainWindow final : public QMainWindow {
@@ -53,6 +55,8 @@ class MainWindow final : public QMainWindow {
   RunSetupPanel* setupPanel() const { return m_setup; }
   MetricsPlot* metricsPlot() const { return m_plot; }
   RunsPanel* runsPanel() const { return m_runs; }
+  PairInspectorView* pairInspector() const { return m_pairs; }
+  QTabWidget* tabs() const { return m_tabs; }
   QStringList recentRuns() const;
   TrainingController* controller() const { return m_controller.get(); }
   QAction* startAction() const { return m_startAction; }
@@ -82,12 +86,17 @@ class MainWindow final : public QMainWindow {
   void saveSettings();
   void rememberRun(const QString& dir);
   void rebuildRecentMenu();
+  void syncPairInspector();
+  void checkpointForPairs();
 
   std::unique_ptr<TrainingController> m_controller;
   MetricsPlot* m_plot = nullptr;
   RunSetupPanel* m_setup = nullptr;
   QDockWidget* m_setupDock = nullptr;
   RunsPanel* m_runs = nullptr;
+  QTabWidget* m_tabs = nullptr;
+  PairInspectorView* m_pairs = nullptr;
+  QString m_pairsSource;  // the run folder the pair inspector shows (set when its tab opens)
   QDockWidget* m_runsDock = nullptr;
   QMenu* m_recentMenu = nullptr;
   QAction* m_addRunAction = nullptr;
