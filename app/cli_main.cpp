@@ -24,6 +24,7 @@
 #include "infomax/error.h"
 #include "infomax/evaluation.h"
 #include "infomax/imageset.h"
+#include "infomax/pairinspector.h"
 #include "infomax/trainer.h"
 
 using namespace infomax;
@@ -730,6 +731,117 @@ int cmdInfo(Args& a) {
   return 0;
 }
 
+const char* kPairsHelp = R"(usage: infomax pairs CHECKPOINT|RUN_DIR [options]
+
+Pair inspector: scores a batch under a checkpoint's model exactly as the local DIM loss does and
+lists, for one anchor image, its positives (its own feature locations) and its negatives (other
+images' locations), each with the discriminator's score, the estimator's probability/weight and
+the input rectangle (receptive field) the patch covers.
+
+options
+  --data PATH      images to draw the batch from (default: the run's training data)
+  --split S        train|test|unlabeled (default: the run's)
+  --batch N        images in the batch (default: the run's batch size)
+  --seed S         which random batch (default 1)
+  --anchor I       data-set index of the anchor image (default: the batch's first image)
+  --top K          hardest positives and negatives to list (default 10)
+  --json           everything as JSON (all pairs of the anchor)
+)";
+
+int cmdPairs(Args& a) {
+  a.parse({"--data", "--split", "--batch", "--seed", "--anchor", "--top"}, {"--json", "--help"});
+  if (a.has("--help")) {
+    std::cout << kPairsHelp;
+    return 0;
+  }
+  if (a.positional().size() != 1) throw UsageError("pairs needs one CHECKPOINT or RUN_DIR");
+  auto inspector = PairInspector::fromCheckpoint(a.positional()[0]);
+  const TrainConfig& cfg = inspector->config();
+  DataSpec spec;
+  spec.path = a.get("--data", cfg.dataPath.empty() ? defaultDataPath() : cfg.dataPath);
+  spec.format = a.has("--data") ? DataFormat::Auto : cfg.format;
+  spec.split = a.get("--split", cfg.split);
+  spec.resize = cfg.resize;
+  spec.limit = a.has("--data") ? 0 : cfg.dataLimit;
+  const ImageSet set = loadImageSet(spec);
+  const int batch = static_cast<int>(a.has("--batch") ? toInt("--batch", a.get("--batch")) : cfg.batch);
+  if (batch < 2) throw UsageError("--batch must be at least 2 (negatives come from other images)");
+  const long long anchorIndex = a.has("--anchor") ? toInt("--anchor", a.get("--anchor")) : -1;
+  if (anchorIndex >= set.count)
+    throw UsageError("--anchor " + std::to_string(anchorIndex) + ": " + set.source + " has " +
+                     std::to_string(set.count) + " images");
+  const long long top = a.has("--top") ? toInt("--top", a.get("--top")) : 10;
+  if (top < 0) throw UsageError("--top must be >= 0");
+  const auto seed = static_cast<std::uint64_t>(a.has("--seed") ? toInt("--seed", a.get("--seed")) : 1);
+  const std::vector<int> indices =
+      PairInspector::sampleBatch(set.count, batch, seed, static_cast<int>(anchorIndex));
+  const PairInspection r = inspector->inspect(set, indices);
+  const ArchitectureInfo& info = inspector->architecture();
+  const int w = r.mapWidth;
+  std::vector<InspectedPair> pairs = r.pairsFor(0);
+  auto label = [&](int b) -> std::string {
+    const int i = r.indices[b];
+    if (!set.labelled() || set.labels[i] < 0) return "-";
+    const auto l = set.labels[i];
+    return l < static_cast<std::int64_t>(set.classNames.size()) ? set.classNames[l] : std::to_string(l);
+  };
+  if (a.has("--json")) {
+    std::ostringstream o;
+    o << "{\"checkpoint\": " << jsonEscape(inspector->checkpointPath())
+      << ", \"step\": " << inspector->step() << ", \"estimator\": " << jsonEscape(toString(r.estimator))
+      << ", \"layer\": " << jsonEscape(r.localLayer) << ", \"map\": [" << r.mapHeight << ", " << w
+      << "], \"batch\": [";
+    for (int b = 0; b < r.count(); ++b) o << (b ? ", " : "") << r.indices[b];
+    o << "],\n \"stats\": {\"loss\": " << jsonNumber(r.stats.loss) << ", \"mi_nats\": "
+      << jsonNumber(r.stats.mi) << ", \"pos_mean\": " << jsonNumber(r.stats.posScore)
+      << ", \"neg_mean\": " << jsonNumber(r.stats.negScore) << ", \"accuracy\": "
+      << jsonNumber(r.stats.accuracy) << "},\n \"anchor\": {\"batch\": 0, \"index\": " << r.indices[0]
+      << ", \"label\": " << jsonEscape(label(0)) << "},\n \"pairs\": [";
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      const auto& p = pairs[i];
+      const InputRegion rf = receptiveField(info, r.localLayer, p.location / w, p.location % w);
+      o << (i ? ",\n  " : "\n  ") << "{\"positive\": " << (p.positive ? "true" : "false")
+        << ", \"image\": " << p.image << ", \"index\": " << r.indices[p.image]
+        << ", \"row\": " << p.location / w << ", \"col\": " << p.location % w
+        << ", \"score\": " << jsonNumber(p.score) << ", \"weight\": " << jsonNumber(p.weight)
+        << ", \"rect\": [" << rf.top << ", " << rf.left << ", " << rf.bottom << ", " << rf.right << "]}";
+    }
+    o << "]}";
+    std::cout << o.str() << std::endl;
+    return 0;
+  }
+  std::printf("%s (step %lld), %s, layer %s with %dx%d locations\n",
+              inspector->checkpointPath().c_str(), static_cast<long long>(inspector->step()),
+              toString(r.estimator), r.localLayer.c_str(), r.mapHeight, w);
+  std::printf("batch of %d images from %s (seed %llu): loss %.4f, MI %.4f nats, mean score %+.3f "
+              "(pos) / %+.3f (neg), accuracy %.1f%%\n",
+              r.count(), set.source.c_str(), static_cast<unsigned long long>(seed), r.stats.loss,
+              r.stats.mi, r.stats.posScore, r.stats.negScore, 100 * r.stats.accuracy);
+  std::printf("anchor: image %d (%s): %d positives, %d negatives\n", r.indices[0], label(0).c_str(),
+              r.locations(), r.negativesPerAnchor);
+  auto show = [&](const char* title, std::vector<InspectedPair> list, bool ascending) {
+    std::stable_sort(list.begin(), list.end(), [&](const auto& x, const auto& y) {
+      return ascending ? x.score < y.score : x.score > y.score;
+    });
+    std::printf("\n%s\n  %-6s %-8s %-14s %-9s %-18s %9s %9s\n", title, "image", "index", "label",
+                "location", "input rows x cols", "score", "weight");
+    for (std::size_t i = 0; i < list.size() && i < static_cast<std::size_t>(top); ++i) {
+      const auto& p = list[i];
+      const InputRegion rf = receptiveField(info, r.localLayer, p.location / w, p.location % w);
+      char loc[32], rect[48];
+      std::snprintf(loc, sizeof loc, "(%d,%d)", p.location / w, p.location % w);
+      std::snprintf(rect, sizeof rect, "[%d,%d)x[%d,%d)", rf.top, rf.bottom, rf.left, rf.right);
+      std::printf("  #%-5d %-8d %-14s %-9s %-18s %9.3f %9.3g\n", p.image, r.indices[p.image],
+                  label(p.image).c_str(), loc, rect, p.score, p.weight);
+    }
+  };
+  std::vector<InspectedPair> pos, neg;
+  for (const auto& p : pairs) (p.positive ? pos : neg).push_back(p);
+  show("hardest positives (lowest scores: own patches the model finds least like the image)", pos, true);
+  show("hardest negatives (highest scores: other images' patches the model mistakes for its own)", neg, false);
+  return 0;
+}
+
 const char* kHelp = R"(usage: infomax COMMAND [options]     (infomax COMMAND --help for details)
 
 Deep InfoMax (Hjelm et al., ICLR 2019) training engine, headless.
@@ -741,6 +853,7 @@ commands
   export-encoder   write the encoder's weights for Python's torch.load
   info             describe a checkpoint or a data set
   rf               receptive field of every layer of an architecture
+  pairs            which patches the model pairs with an image (pair inspector)
   presets          list the built-in architectures
 
 exit codes: 0 ok, 1 error, 2 bad usage, 3 training diverged, 130 interrupted
@@ -762,6 +875,7 @@ int main(int argc, char** argv) {
     if (cmd == "export-encoder") return cmdExport(args);
     if (cmd == "info") return cmdInfo(args);
     if (cmd == "rf") return cmdRf(args);
+    if (cmd == "pairs") return cmdPairs(args);
     if (cmd == "presets") {
       args.parse({}, {"--help"});
       if (args.has("--help")) {

@@ -236,7 +236,7 @@ class TestCli : public QObject {
 
   void commandHelp_data() {
     QTest::addColumn<QString>("command");
-    for (const char* c : {"train", "resume", "eval", "export-encoder", "info", "presets", "rf"})
+    for (const char* c : {"train", "resume", "eval", "export-encoder", "info", "presets", "rf", "pairs"})
       QTest::newRow(c) << QString::fromLatin1(c);
   }
   void commandHelp() {
@@ -424,6 +424,46 @@ class TestCli : public QObject {
     QVERIFY2(!cfg.isEmpty(), qPrintable(r.describe()));
     QCOMPARE(cfg.value(QStringLiteral("batch")).toInt(), 16);
     QCOMPARE(cfg.value(QStringLiteral("head_units")).toInt(), 32);
+  }
+
+  void pairsListsAnchorPairs() {
+    REQUIRE_DATA();
+    const QString ckpt = baseCheckpoint();
+    QVERIFY2(!ckpt.isEmpty(), qPrintable(m_baseError));
+    const Run r = run({QStringLiteral("pairs"), m_baseRun, QStringLiteral("--batch"),
+                       QStringLiteral("6"), QStringLiteral("--anchor"), QStringLiteral("123"),
+                       QStringLiteral("--json")});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    QString error;
+    const QJsonObject j = jsonObject(r.out, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(j.value(QStringLiteral("step")).toInteger(), 2);
+    QCOMPARE(j.value(QStringLiteral("anchor")).toObject().value(QStringLiteral("index")).toInt(), 123);
+    const QJsonArray map = j.value(QStringLiteral("map")).toArray();
+    const int m = map.at(0).toInt() * map.at(1).toInt();
+    QVERIFY(m > 1);
+    const QJsonArray pairs = j.value(QStringLiteral("pairs")).toArray();
+    QCOMPARE(pairs.size(), m + 5 * m);  // own locations, then the 5 other images' locations
+    int positives = 0;
+    for (const auto& v : pairs) {
+      const QJsonObject p = v.toObject();
+      const bool positive = p.value(QStringLiteral("positive")).toBool();
+      positives += positive;
+      QCOMPARE(p.value(QStringLiteral("image")).toInt() == 0, positive);
+      QCOMPARE(p.value(QStringLiteral("rect")).toArray().size(), 4);
+    }
+    QCOMPARE(positives, m);
+    const double acc =
+        j.value(QStringLiteral("stats")).toObject().value(QStringLiteral("accuracy")).toDouble(-1);
+    QVERIFY(acc >= 0 && acc <= 1);
+    // The table form names the hardest pairs; a batch of one has no negatives.
+    const Run table = run({QStringLiteral("pairs"), ckpt, QStringLiteral("--batch"), QStringLiteral("4")});
+    QVERIFY2(table.code == 0 && table.out.contains("hardest negatives"), qPrintable(table.describe()));
+    const Run bad = run({QStringLiteral("pairs"), ckpt, QStringLiteral("--batch"), QStringLiteral("1")});
+    QCOMPARE(bad.code, 2);
+    const Run missing = run({QStringLiteral("pairs"), m_scratch.filePath(QStringLiteral("none"))});
+    QCOMPARE(missing.code, 1);
+    QVERIFY(missing.err.contains("none"));
   }
 
   void infoOnDataSet() {
