@@ -20,6 +20,7 @@
 #include "infomax/architecture.h"
 #include "infomax/effectivefield.h"
 #include "infomax/imageset.h"
+#include "infomax/trainer.h"
 
 #include "receptivefieldview.h"
 
@@ -132,6 +133,15 @@ class TestRfView : public QObject {
     QVERIFY(!view.setLayer(QStringLiteral("fc")));
     QVERIFY(!view.setLayer(QStringLiteral("nope")));
     QVERIFY(view.errorText().isEmpty());
+  }
+
+  void standaloneStartsWithARandomPreset() {
+    ReceptiveFieldView view;
+    view.show();
+    QVERIFY(view.waitForEncoder());
+    QCOMPARE(QString::fromStdString(view.architecture().name), QStringLiteral("dcgan28"));
+    QVERIFY(view.waitForErf());
+    checkErfInsideField(view);
   }
 
   void shownFieldEqualsTheory_data() {
@@ -399,6 +409,43 @@ class TestRfView : public QObject {
     QCOMPARE(view.pinnedCol(), 3);
     QVERIFY(view.waitForErf());
     checkErfInsideField(view);
+  }
+
+  void trainedCheckpoint() {
+    if (!haveData()) QSKIP("Fashion-MNIST is not installed");
+    TrainConfig c;
+    c.dataLimit = 64;
+    c.batch = 16;
+    c.headUnits = 32;
+    c.threads = 1;
+    c.steps = 2;
+    c.logEvery = 1;
+    c.checkpointEvery = 0;
+    c.autosaveMinutes = 0;
+    c.prefetch = 1;
+    c.outDir = m_tmp.filePath(QStringLiteral("run")).toStdString();
+    {
+      Trainer trainer(c);
+      trainer.run();
+    }
+    const QString run = QString::fromStdString(c.outDir);
+    ReceptiveFieldView view;
+    view.setCheckpoint(run);
+    QVERIFY2(view.waitForEncoder(), qPrintable(view.errorText()));
+    QVERIFY(view.sourceText().contains(run));
+    QCOMPARE(view.currentLayer(), QString::fromStdString(view.architecture().localLayer));
+    DataSpec spec;
+    spec.path = defaultDataPath();
+    spec.limit = 4;
+    const auto set = std::make_shared<const ImageSet>(loadImageSet(spec));
+    view.setImageSet(set);
+    view.setImageIndex(1);
+    view.setLocation(2, 3);
+    QVERIFY(view.waitForErf());
+    checkErfInsideField(view);
+    auto reference = EffectiveField::fromCheckpoint(c.outDir);
+    QCOMPARE(view.erfValues(), reference->compute(reference->input(*set, 1),
+                                                  view.currentLayer().toStdString(), 2, 3));
   }
 
   void fashionMnistImage() {

@@ -317,6 +317,8 @@ void ReceptiveFieldView::installField(std::shared_ptr<Field> field, const QStrin
   m_field = std::move(field);
   m_info = m_field->erf->architecture();
   m_fromCheckpoint = checkpoint;
+  if (!checkpoint && m_archSpec.trimmed() == QLatin1String("auto"))
+    m_archSpec = QString::fromStdString(m_info.name);  // "auto" resolved to a preset
   m_source = checkpoint ? source
                         : tr("%1 · random weights (seed %2)")
                               .arg(QString::fromStdString(m_info.name))
@@ -1108,6 +1110,16 @@ void ReceptiveFieldView::keyPressEvent(QKeyEvent* event) {
       return;
   }
   event->accept();
+}
+
+void ReceptiveFieldView::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
+  if (m_loadGeneration == 0) {
+    const int c = m_set ? m_set->channels : m_contentChannels;
+    const int h = m_set ? m_set->height : m_contentHeight;
+    const int w = m_set ? m_set->width : m_contentWidth;
+    setArchitecture(QStringLiteral("auto"), c, h, w, m_seed);
+  }
 }
 
 // ------------------------------------------------------------------------------- export

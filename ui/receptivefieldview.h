@@ -106,6 +106,8 @@ class ReceptiveFieldView final : public QWidget {
 
  protected:
   void keyPressEvent(QKeyEvent* event) override;
+  // Shown before any encoder was asked for (standalone use): dcgan28 with random weights.
+  void showEvent(QShowEvent* event) override;
 
  private:
   class Canvas;
