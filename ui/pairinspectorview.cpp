@@ -8,6 +8,7 @@
 #include <QAbstractTableModel>
 #include <QComboBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -225,7 +226,19 @@ PairInspectorView::PairInspectorView(QWidget* parent) : QWidget(parent) {
   bar->addWidget(batchButton);
   bar->addWidget(refresh);
   bar->addWidget(m_checkpointButton);
+  auto* exportButton = new QPushButton(tr("Export PNG…"), this);
+  exportButton->setToolTip(tr("Save this view as a PNG image"));
+  bar->addWidget(exportButton);
   layout->addLayout(bar);
+  connect(exportButton, &QPushButton::clicked, this, [this] {
+    QString path = QFileDialog::getSaveFileName(this, tr("Export pair inspector"),
+                                                QStringLiteral("pairs.png"), tr("PNG image (*.png)"));
+    if (path.isEmpty()) return;
+    if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
+    const QString error = exportPng(path);
+    m_status->setText(error.isEmpty() ? tr("Wrote %1").arg(path) : error);
+    if (!error.isEmpty()) Q_EMIT failed(error);
+  });
 
   m_anchors = new QListWidget(this);
   m_anchors->setObjectName(QStringLiteral("anchorStrip"));
