@@ -86,12 +86,11 @@ int main(int argc, char** argv) {
   for (const QString& run : parser.values(compare)) window.addComparisonRun(run);
   if (parser.isSet(tab)) {
     const QString name = parser.value(tab).toLower();
-    bool found = false;
-    for (int i = 0; i < window.tabs()->count(); ++i)
-      if (window.tabs()->tabText(i).toLower().startsWith(name.left(4))) {
-        window.tabs()->setCurrentIndex(i);
-        found = true;
-      }
+    const QStringList names = {QStringLiteral("curves"), QStringLiteral("pairs"),
+                               QStringLiteral("fields")};
+    const int index = name == QLatin1String("rf") ? 2 : static_cast<int>(names.indexOf(name));
+    const bool found = index >= 0 && index < window.tabs()->count();
+    if (found) window.tabs()->setCurrentIndex(index);
     if (!found) {
       std::fprintf(stderr, "infomax-studio: no tab '%s' (curves, pairs, fields)\n",
                    qPrintable(name));

@@ -22,6 +22,9 @@
 #include <QStatusBar>
 #include <QStyle>
 #include <QTabWidget>
+#include <QtConcurrent>
+#include <QFutureWatcher>
+#include <memory>
 #include <QTimer>
 #include <QToolBar>
 
@@ -31,6 +34,7 @@
 #include "metricsplot.h"
 #include "runsetuppanel.h"
 #include "pairinspectorview.h"
+#include "receptivefieldview.h"
 #include "runspanel.h"
 #include "trainingcontroller.h"
 
@@ -60,9 +64,16 @@ MainWindow::MainWindow(QWidget* parent)
   m_tabs->setDocumentMode(true);
   m_tabs->addTab(m_plot, tr("Curves"));
   m_tabs->addTab(m_pairs, tr("Pairs"));
+  m_fields = new ReceptiveFieldView(this);
+  m_tabs->addTab(m_fields, tr("Receptive fields"));
   setCentralWidget(m_tabs);
   // The inspector loads its model only when its tab is shown (scoring competes with training).
-  connect(m_tabs, &QTabWidget::currentChanged, this, [this] { syncPairInspector(); });
+  connect(m_tabs, &QTabWidget::currentChanged, this, [this] {
+    syncPairInspector();
+    syncFieldView();
+  });
+  connect(m_fields, &ReceptiveFieldView::errorOccurred, this,
+          [this](const QString& message) { statusBar()->showMessage(message, 8000); });
   connect(m_pairs, &PairInspectorView::checkpointRequested, this, &MainWindow::checkpointForPairs);
 
   m_setup = new RunSetupPanel;
@@ -305,6 +316,7 @@ bool MainWindow::openRunFolder(const QString& dir) {
   m_runDir = RunsPanel::runFolderOf(dir);
   rememberRun(m_runDir);
   syncPairInspector();
+  syncFieldView();
   statusBar()->showMessage(tr("%1: %2 logged samples").arg(dir).arg(m_plot->samples().size()),
                            8000);
   setWindowTitle(tr("InfoMax Studio — %1").arg(QFileInfo(dir).fileName()));
@@ -355,6 +367,7 @@ void MainWindow::onStarted(const QString& runDir, qint64 totalSteps) {
   m_runs->setPrimaryLive(runDir);
   rememberRun(runDir);
   syncPairInspector();
+  syncFieldView();
   m_totalSteps = totalSteps;
   const TrainConfig cfg = m_controller->runConfig();
   m_batch = cfg.batch;
@@ -503,6 +516,47 @@ void MainWindow::syncPairInspector() {
   if (m_pairsSource == m_runDir && m_pairs->inspection()) return;
   m_pairsSource = m_runDir;
   m_pairs->setSource(m_runDir);
+}
+
+void MainWindow::syncFieldView() {
+  if (m_tabs->currentWidget() != m_fields) return;
+  // The encoder: the shown run's newest checkpoint, else the set-up architecture untrained.
+  if (!m_runDir.isEmpty() && m_fieldsSource != m_runDir) {
+    bool haveCheckpoint = false;
+    try {
+      haveCheckpoint = !latestCheckpoint(m_runDir.toStdString()).empty();
+    } catch (const std::exception&) {
+    }
+    if (haveCheckpoint) {
+      m_fieldsSource = m_runDir;
+      m_fields->setCheckpoint(m_runDir);
+    }
+  }
+  // Images: the data set of the setup (the run's, once a run is shown), loaded off the GUI thread.
+  const TrainConfig cfg = m_controller->isRunning() ? m_controller->runConfig() : m_setup->config();
+  DataSpec spec;
+  spec.path = cfg.dataPath.empty() ? defaultDataPath() : cfg.dataPath;
+  spec.format = cfg.format;
+  spec.split = cfg.split;
+  spec.resize = cfg.resize;
+  spec.limit = cfg.dataLimit;
+  const QString key = QString::fromStdString(spec.path + "|" + spec.split);
+  if (key == m_fieldsData) return;
+  m_fieldsData = key;
+  auto* watcher = new QFutureWatcher<std::shared_ptr<const ImageSet>>(this);
+  connect(watcher, &QFutureWatcher<std::shared_ptr<const ImageSet>>::finished, this,
+          [this, watcher, key] {
+            watcher->deleteLater();
+            const auto set = watcher->result();
+            if (set && key == m_fieldsData) m_fields->setImageSet(set);
+          });
+  watcher->setFuture(QtConcurrent::run([spec]() -> std::shared_ptr<const ImageSet> {
+    try {
+      return std::make_shared<const ImageSet>(loadImageSet(spec));
+    } catch (const std::exception&) {
+      return nullptr;  // the setup panel already reports unreadable data
+    }
+  }));
 }
 
 void MainWindow::checkpointForPairs() {

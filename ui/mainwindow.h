@@ -28,6 +28,7 @@ class MetricsPlot;
 class RunSetupPanel;
 class RunsPanel;
 class PairInspectorView;
+class ReceptiveFieldView;
 class TrainingController;
 
 class MainWindow final : public QMainWindow {
@@ -56,6 +57,7 @@ class MainWindow final : public QMainWindow {
   MetricsPlot* metricsPlot() const { return m_plot; }
   RunsPanel* runsPanel() const { return m_runs; }
   PairInspectorView* pairInspector() const { return m_pairs; }
+  ReceptiveFieldView* fieldView() const { return m_fields; }
   QTabWidget* tabs() const { return m_tabs; }
   QStringList recentRuns() const;
   TrainingController* controller() const { return m_controller.get(); }
@@ -87,6 +89,7 @@ class MainWindow final : public QMainWindow {
   void rememberRun(const QString& dir);
   void rebuildRecentMenu();
   void syncPairInspector();
+  void syncFieldView();
   void checkpointForPairs();
 
   std::unique_ptr<TrainingController> m_controller;
@@ -96,7 +99,10 @@ class MainWindow final : public QMainWindow {
   RunsPanel* m_runs = nullptr;
   QTabWidget* m_tabs = nullptr;
   PairInspectorView* m_pairs = nullptr;
-  QString m_pairsSource;  // the run folder the pair inspector shows (set when its tab opens)
+  QString m_pairsSource;
+  ReceptiveFieldView* m_fields = nullptr;
+  QString m_fieldsSource;  // the run folder the receptive-field view shows
+  QString m_fieldsData;    // the data set it shows images of  // the run folder the pair inspector shows (set when its tab opens)
   QDockWidget* m_runsDock = nullptr;
   QMenu* m_recentMenu = nullptr;
   QAction* m_addRunAction = nullptr;
