@@ -53,6 +53,12 @@ int distinctColours(const QImage& image) {
   return static_cast<int>(colours.size());
 }
 
+// To look at what a user sees: INFOMAX_RFVIEW_SCREENSHOTS=DIR saves the widget as DIR/TAG.png.
+void saveScreenshot(QWidget& view, const QString& tag) {
+  const QString dir = qEnvironmentVariable("INFOMAX_RFVIEW_SCREENSHOTS");
+  if (!dir.isEmpty()) view.grab().save(dir + QLatin1Char('/') + tag + QStringLiteral(".png"));
+}
+
 ImageSet syntheticSet(int count, int channels, int height, int width) {
   ImageSet s;
   s.count = count;
@@ -253,6 +259,8 @@ class TestRfView : public QObject {
       if (label->isVisible() && label->text().contains(QStringLiteral("degenerates")))
         barShown = true;
     QCOMPARE(barShown, warns);
+    QVERIFY(view.waitForErf());
+    saveScreenshot(view, QTest::currentDataTag());
   }
 
   void switchingEncoderClearsTheWarning() {
@@ -286,8 +294,7 @@ class TestRfView : public QObject {
     // An unwritable path is an error naming it, not a crash.
     const QString bad = QStringLiteral("/nonexistent-dir/rf.png");
     QVERIFY(view.exportPng(bad).contains(bad));
-    if (qEnvironmentVariableIsSet("INFOMAX_RFVIEW_SCREENSHOT"))
-      view.grab().save(qEnvironmentVariable("INFOMAX_RFVIEW_SCREENSHOT"));
+    saveScreenshot(view, QStringLiteral("export"));
   }
 
   void badCheckpointIsAnErrorNamingThePath() {
@@ -317,6 +324,13 @@ class TestRfView : public QObject {
     view.setCheckpoint(junk);
     QVERIFY(!view.waitForEncoder());
     QVERIFY2(view.errorText().contains(junk), qPrintable(view.errorText()));
+    view.setArchitecture(QStringLiteral("no-such-preset"), 1, 28, 28);
+    QVERIFY(!view.waitForEncoder());
+    QVERIFY2(view.errorText().contains(QStringLiteral("no-such-preset")),
+             qPrintable(view.errorText()));
+    QVERIFY(view.hasEncoder());
+    QCOMPARE(QString::fromStdString(view.architecture().name), QStringLiteral("dcgan28"));
+    QVERIFY(view.sourceText().startsWith(QStringLiteral("dcgan28")));
     view.setLocation(1, 1);
     QVERIFY(view.waitForErf());
   }
@@ -477,8 +491,7 @@ class TestRfView : public QObject {
     const InputRegion hovered = view.currentRegion();
     QVERIFY(hovered.top != receptiveField(view.architecture(), "local", 1, 2).top);
     checkErfInsideField(view);
-    if (qEnvironmentVariableIsSet("INFOMAX_RFVIEW_SCREENSHOT_FMNIST"))
-      view.grab().save(qEnvironmentVariable("INFOMAX_RFVIEW_SCREENSHOT_FMNIST"));
+    saveScreenshot(view, QStringLiteral("fmnist-hover"));
   }
 };
 

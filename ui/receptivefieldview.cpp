@@ -141,9 +141,11 @@ ReceptiveFieldView::ReceptiveFieldView(QWidget* parent) : QWidget(parent) {
 
   // Row 1: encoder.
   m_sourceCombo = new QComboBox(this);
+  m_sourceCombo->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   m_sourceCombo->setToolTip(tr("Encoder: a preset with random weights, or the loaded checkpoint"));
   m_sourceNote = new QLabel(this);
   m_sourceNote->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_sourceNote->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   auto* openCheckpoint = new QPushButton(tr("Open checkpoint…"), this);
   auto* sourceRow = new QHBoxLayout;
   sourceRow->addWidget(new QLabel(tr("Encoder:"), this));
@@ -161,6 +163,8 @@ ReceptiveFieldView::ReceptiveFieldView(QWidget* parent) : QWidget(parent) {
   m_index->setToolTip(tr("Image of the data set (Page Up / Page Down)"));
   m_imageNote = new QLabel(this);
   m_imageNote->setStyleSheet(QStringLiteral("color: palette(mid);"));
+  // Long notes must not squeeze the combos: they are cut at the row's end instead.
+  m_imageNote->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   m_loadDataButton = new QPushButton(tr("Load data set…"), this);
   m_loadDataButton->setToolTip(
       tr("Load the training split of %1").arg(QString::fromStdString(defaultDataPath())));
@@ -254,11 +258,8 @@ void ReceptiveFieldView::setCheckpoint(const QString& checkpointOrRunDir) {
 
 void ReceptiveFieldView::setArchitecture(const QString& archJsonOrPreset, int channels, int height,
                                          int width, std::uint64_t seed) {
-  m_archSpec = archJsonOrPreset;
-  m_seed = seed;
-  m_contentChannels = channels;
-  m_contentHeight = height;
-  m_contentWidth = width;
+  // Taken over when this encoder arrives: a failed load keeps the current one and its settings.
+  m_pending = {archJsonOrPreset, seed, channels, height, width};
   const std::string spec = archJsonOrPreset.trimmed().toStdString();
   QString name = archJsonOrPreset.trimmed();
   if (name.startsWith(QLatin1Char('{'))) name = tr("custom architecture");
@@ -317,6 +318,13 @@ void ReceptiveFieldView::installField(std::shared_ptr<Field> field, const QStrin
   m_field = std::move(field);
   m_info = m_field->erf->architecture();
   m_fromCheckpoint = checkpoint;
+  if (!checkpoint) {
+    m_archSpec = m_pending.spec;
+    m_seed = m_pending.seed;
+    m_contentChannels = m_pending.channels;
+    m_contentHeight = m_pending.height;
+    m_contentWidth = m_pending.width;
+  }
   if (!checkpoint && m_archSpec.trimmed() == QLatin1String("auto"))
     m_archSpec = QString::fromStdString(m_info.name);  // "auto" resolved to a preset
   m_source = checkpoint ? source
@@ -338,17 +346,19 @@ void ReceptiveFieldView::installField(std::shared_ptr<Field> field, const QStrin
 QString ReceptiveFieldView::sourceText() const { return m_source; }
 
 void ReceptiveFieldView::updateSourceCombo() {
+  const std::vector<std::string> presets = presetNames();
+  const bool isPreset =
+      std::find(presets.begin(), presets.end(), m_archSpec.toStdString()) != presets.end();
   m_filling = true;
   m_sourceCombo->clear();
   if (m_fromCheckpoint && hasEncoder())
     m_sourceCombo->addItem(tr("Checkpoint: %1").arg(QString::fromStdString(m_info.name)),
                            QStringLiteral("checkpoint"));
-  else if (hasEncoder() && !m_fromCheckpoint && !presetNames().empty() &&
-           std::find(presetNames().begin(), presetNames().end(), m_archSpec.toStdString()) ==
-               presetNames().end())
-    m_sourceCombo->addItem(tr("Custom: %1").arg(QString::fromStdString(m_info.name)),
-                           QStringLiteral("custom"));
-  for (const auto& p : presetNames())
+  else if (hasEncoder() && !isPreset)
+    m_sourceCombo->addItem(
+        tr("Custom: %1 (random weights)").arg(QString::fromStdString(m_info.name)),
+        QStringLiteral("custom"));
+  for (const auto& p : presets)
     m_sourceCombo->addItem(tr("%1 (random weights)").arg(QString::fromStdString(p)),
                            QStringLiteral("preset:") + QString::fromStdString(p));
   int current = 0;
@@ -365,6 +375,7 @@ void ReceptiveFieldView::updateSourceCombo() {
     m_sourceNote->setStyleSheet(QStringLiteral("color: palette(mid);"));
   } else if (m_fromCheckpoint) {
     m_sourceNote->setText(m_source);
+    m_sourceNote->setToolTip(m_source);
     m_sourceNote->setStyleSheet(QString());
   } else {
     m_sourceNote->setText(
@@ -585,6 +596,7 @@ void ReceptiveFieldView::rebuildInput() {
     note = tr("no image: load a data set or open an image file (the input is black)");
   }
   m_imageNote->setText(note);
+  m_imageNote->setToolTip(note);
   m_inputImage = inputToImage(m_input, c, h, w);
   updateReadout();
   m_canvas->update();

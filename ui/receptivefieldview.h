@@ -152,6 +152,11 @@ class ReceptiveFieldView final : public QWidget {
   bool m_fromCheckpoint = false;
   QString m_archSpec = QStringLiteral("dcgan28");
   std::uint64_t m_seed = 1;
+  struct PendingArchitecture {
+    QString spec;
+    std::uint64_t seed = 1;
+    int channels = 1, height = 28, width = 28;
+  } m_pending;
   int m_loadGeneration = 0;
   bool m_loading = false;
   bool m_loadFailed = false;
