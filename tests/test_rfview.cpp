@@ -150,6 +150,20 @@ class TestRfView : public QObject {
     checkErfInsideField(view);
   }
 
+  void untrainedEncoderFollowsTheData() {
+    ReceptiveFieldView view;
+    view.show();  // standalone: auto → dcgan28 for 1x28x28
+    QVERIFY(view.waitForEncoder());
+    view.setImageSet(std::make_shared<const ImageSet>(syntheticSet(3, 3, 32, 32)));
+    QVERIFY(view.waitForEncoder());
+    QCOMPARE(QString::fromStdString(view.architecture().name), QStringLiteral("dcgan32"));
+    QCOMPARE(view.architecture().inChannels, 3);
+    QVERIFY2(view.errorText().isEmpty(), qPrintable(view.errorText()));
+    QCOMPARE(static_cast<int>(view.input().size()), 3 * 32 * 32);
+    QVERIFY(view.waitForErf());
+    checkErfInsideField(view);
+  }
+
   void shownFieldEqualsTheory_data() {
     QTest::addColumn<QString>("layer");
     QTest::addColumn<int>("row");
@@ -397,9 +411,12 @@ class TestRfView : public QObject {
     QVERIFY(view.waitForErf());
     checkErfInsideField(view);
 
-    // A data set the encoder cannot take is an error, not a crash.
+    // An RGB set: the untrained dcgan32 is rebuilt for three channels.
     view.setImageSet(std::make_shared<const ImageSet>(syntheticSet(2, 3, 28, 28)));
-    QVERIFY(!view.errorText().isEmpty());
+    QVERIFY(view.waitForEncoder());
+    QCOMPARE(view.architecture().inChannels, 3);
+    QCOMPARE(QString::fromStdString(view.architecture().name), QStringLiteral("dcgan32"));
+    QVERIFY(view.errorText().isEmpty());
   }
 
   void clickPinsTheNearestLocation() {
@@ -460,6 +477,10 @@ class TestRfView : public QObject {
     auto reference = EffectiveField::fromCheckpoint(c.outDir);
     QCOMPARE(view.erfValues(), reference->compute(reference->input(*set, 1),
                                                   view.currentLayer().toStdString(), 2, 3));
+    // A data set the trained encoder cannot take is an error, not a crash.
+    view.setImageSet(std::make_shared<const ImageSet>(syntheticSet(2, 3, 28, 28)));
+    QVERIFY(!view.errorText().isEmpty());
+    QVERIFY(view.hasEncoder());
   }
 
   void fashionMnistImage() {

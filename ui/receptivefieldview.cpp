@@ -325,6 +325,7 @@ void ReceptiveFieldView::installField(std::shared_ptr<Field> field, const QStrin
     m_contentHeight = m_pending.height;
     m_contentWidth = m_pending.width;
   }
+  if (!checkpoint) m_autoArch = m_archSpec.trimmed() == QLatin1String("auto");
   if (!checkpoint && m_archSpec.trimmed() == QLatin1String("auto"))
     m_archSpec = QString::fromStdString(m_info.name);  // "auto" resolved to a preset
   m_source = checkpoint ? source
@@ -496,6 +497,15 @@ void ReceptiveFieldView::setImageSet(std::shared_ptr<const ImageSet> set) {
     m_contentWidth = m_set->width;
   }
   clearError();
+  // An untrained encoder follows the data: rebuilt for its channels and size when they do not
+  // fit (a checkpoint's encoder is what it is; input() then reports the mismatch).
+  if (m_set && hasEncoder() && !m_fromCheckpoint &&
+      (m_set->channels != m_info.inChannels || m_set->height > m_info.inHeight ||
+       m_set->width > m_info.inWidth)) {
+    setArchitecture(m_autoArch ? QStringLiteral("auto") : m_archSpec, m_set->channels,
+                    m_set->height, m_set->width, m_seed);
+    return;  // the new encoder rebuilds the input
+  }
   rebuildInput();
 }
 

@@ -51,7 +51,9 @@ class ReceptiveFieldView final : public QWidget {
   QString sourceText() const;  // "checkpoint …" or "dcgan28 · random weights (seed 1)"
 
   // --- Image ---
-  // The data set the images come from (null: none). The index spin box runs over it.
+  // The data set the images come from (null: none). The index spin box runs over it. An
+  // untrained encoder whose input does not fit the set is rebuilt for it (same preset, or "auto"
+  // re-resolved by size).
   void setImageSet(std::shared_ptr<const ImageSet> set);
   void setImageIndex(int index);
   int imageIndex() const;
@@ -152,6 +154,7 @@ class ReceptiveFieldView final : public QWidget {
   bool m_fromCheckpoint = false;
   QString m_archSpec = QStringLiteral("dcgan28");
   std::uint64_t m_seed = 1;
+  bool m_autoArch = false;  // the architecture was chosen by input size ("auto")
   struct PendingArchitecture {
     QString spec;
     std::uint64_t seed = 1;
