@@ -14,6 +14,11 @@ PKGS=(
   xvfb xauth imagemagick
   dpkg-dev file desktop-file-utils appstream   # packaging: cpack (dpkg-shlibdeps, file), tests/test_package.sh
 )
+# --sanitizers (CI): clang-14 with its sanitizer and libFuzzer runtimes, and llvm-14 for
+# llvm-symbolizer (readable sanitizer stacks), for scripts/sanitizers.sh and scripts/fuzz.sh.
+if [ "${1:-}" = "--sanitizers" ]; then
+  PKGS+=(clang-14 libclang-rt-14-dev llvm-14)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
