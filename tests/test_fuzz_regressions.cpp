@@ -1,6 +1,7 @@
 // Replays every fuzz seed (fuzz/corpus/<target>/) and every input a fuzzer once crashed on
 // (fuzz/regressions/<target>/) through the fuzz targets' own entry points, in the normal build:
 // each must end in success or an infomax::Error.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
