@@ -513,6 +513,38 @@ class TestUi : public QObject {
     QVERIFY(failed.at(0).at(0).toString().contains(QStringLiteral("nothing-here")));
   }
 
+  void setupChecksTheArchitectureAgainstTheData() {
+    if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
+    QTemporaryDir dir;
+    RunSetupPanel panel;
+    TrainConfig cfg;
+    cfg.arch = "resnet32";  // its local layer sees the whole input
+    panel.setConfig(cfg);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.sampleCount() > 0, 30000);
+    QTRY_VERIFY(panel.architectureWarning().contains(QStringLiteral("degenerates into global DIM")));
+    QVERIFY(panel.isValid());  // a warning, not a refusal
+    cfg.arch = "dcgan28";
+    panel.setConfig(cfg);
+    QTRY_VERIFY(panel.architectureWarning().isEmpty());
+    // An architecture whose feature maps shrink to nothing on 28x28 images is refused.
+    const QString tiny = dir.filePath(QStringLiteral("tiny.json"));
+    QFile f(tiny);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(R"({"name": "tiny", "layers": [
+      {"type": "conv", "out": 8, "kernel": 5, "stride": 4},
+      {"type": "relu", "name": "local"},
+      {"type": "conv", "out": 8, "kernel": 7},
+      {"type": "flatten"},
+      {"type": "linear", "out": 16, "name": "y"}],
+      "outputs": {"local": "local", "y": "y"}})");
+    f.close();
+    cfg.arch = tiny.toStdString();
+    panel.setConfig(cfg);
+    QTRY_VERIFY(!panel.isValid());
+    QVERIFY2(panel.validationMessage().contains(QStringLiteral("tiny")),
+             qPrintable(panel.validationMessage()));
+  }
+
   void openRunFolderShowsHistory() {
     QTemporaryDir dir;
     {

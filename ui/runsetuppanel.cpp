@@ -30,6 +30,7 @@ namespace {
 struct LoadResult {
   QString text;
   bool error = false;
+  int channels = 0, height = 0, width = 0;
   QList<QImage> samples;
   QStringList captions;
 };
@@ -146,6 +147,7 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   m_arch->setToolTip(
       tr("A built-in encoder, 'auto' (by image size) or an architecture JSON "
          "file"));
+  m_arch->setProperty("defaultTip", m_arch->toolTip());
   auto* pickArch = new QToolButton(this);
   pickArch->setText(tr("JSON…"));
   auto* archRow = new QHBoxLayout;
@@ -212,6 +214,14 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   m_validation->setWordWrap(true);
   m_validation->setStyleSheet(QStringLiteral("color: #b00020; font-weight: bold;"));
   outer->addWidget(m_validation);
+  m_archWarning = new QLabel(this);
+  m_archWarning->setObjectName(QStringLiteral("architectureWarning"));
+  m_archWarning->setWordWrap(true);
+  m_archWarning->setStyleSheet(
+      QStringLiteral("background: #fff3c4; color: #5c4400; border: 1px solid #e0c060; "
+                     "border-radius: 3px; padding: 4px;"));
+  m_archWarning->setVisible(false);
+  outer->addWidget(m_archWarning);
   outer->addStretch(1);
 
   m_loadTimer = new QTimer(this);
@@ -306,6 +316,8 @@ TrainConfig RunSetupPanel::config() const {
   return c;
 }
 
+QString RunSetupPanel::architectureWarning() const { return m_archWarning->text(); }
+
 QString RunSetupPanel::dataSummary() const { return m_dataSummary->text(); }
 
 void RunSetupPanel::revalidate() {
@@ -315,6 +327,32 @@ void RunSetupPanel::revalidate() {
   } catch (const std::exception& e) {
     message = QString::fromStdString(e.what());
   }
+  // With the data's image size known: does the architecture fit it, and are its local features
+  // local? (Both as the trainer will see them: images padded to the declared input size.)
+  QString warning;
+  bool archProblem = false;
+  if (message.isEmpty() && m_dataHeight > 0) {
+    const TrainConfig cfg = config();
+    try {
+      const std::string json = cfg.archJson.empty()
+                                   ? resolveArchitecture(cfg.arch, m_dataHeight, m_dataWidth)
+                                   : cfg.archJson;
+      int dh = 0, dw = 0;
+      declaredInputSize(json, dh, dw);
+      const ArchitectureInfo info = analyzeArchitecture(
+          json, m_dataChannels, std::max({m_dataHeight, cfg.padTo, dh}),
+          std::max({m_dataWidth, cfg.padTo, dw}),
+          cfg.arch.empty() || cfg.arch == "auto" ? "architecture" : "architecture " + cfg.arch);
+      warning = QString::fromStdString(localFieldWarning(info));
+    } catch (const std::exception& e) {
+      message = QString::fromStdString(e.what());
+      archProblem = true;
+    }
+  }
+  m_archWarning->setText(warning.isEmpty() ? QString() : tr("Warning: %1").arg(warning));
+  m_archWarning->setVisible(!warning.isEmpty());
+  m_arch->setStyleSheet(archProblem ? QStringLiteral("background: #ffd6d6;") : QString());
+  m_arch->setToolTip(archProblem ? message : m_arch->property("defaultTip").toString());
   // Mark the field the message is about.
   const std::pair<const char*, QWidget*> fields[] = {
       {"batch", m_batch},     {"lr", m_lr},       {"alpha", m_alpha},
@@ -352,15 +390,20 @@ void RunSetupPanel::loadDataSummary() {
     if (generation != m_loadGeneration) return;  // a newer load runs
     setSummary(r.text, r.error);
     setSamples(r.samples, r.captions);
+    m_dataChannels = r.channels;
+    m_dataHeight = r.height;
+    m_dataWidth = r.width;
+    revalidate();  // the architecture can now be checked against the images
   });
   watcher->setFuture(QtConcurrent::run([spec] {
     try {
       const ImageSet set = loadImageSet(spec);
-      LoadResult r{QString::fromStdString(describe(set)), false, {}, {}};
+      LoadResult r{QString::fromStdString(describe(set)), false, set.channels, set.height,
+                   set.width, {}, {}};
       pickSamples(set, &r);
       return r;
     } catch (const std::exception& e) {
-      return LoadResult{QString::fromStdString(e.what()), true, {}, {}};
+      return LoadResult{QString::fromStdString(e.what()), true, 0, 0, 0, {}, {}};
     }
   }));
 }

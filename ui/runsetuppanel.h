@@ -36,6 +36,8 @@ class RunSetupPanel final : public QWidget {
 
   bool isValid() const { return m_valid; }
   QString validationMessage() const { return m_message; }
+  // Non-blocking: the architecture's local layer sees the whole input (empty when fine).
+  QString architectureWarning() const;
   QString dataSummary() const;
   // Thumbnails of the loaded data set (one per class where labelled), with their labels.
   int sampleCount() const { return static_cast<int>(m_sampleCaptions.size()); }
@@ -79,6 +81,8 @@ class RunSetupPanel final : public QWidget {
   QSpinBox* m_headUnits = nullptr;
   QLineEdit* m_outDir = nullptr;
   QLabel* m_validation = nullptr;
+  QLabel* m_archWarning = nullptr;
+  int m_dataChannels = 0, m_dataHeight = 0, m_dataWidth = 0;  // of the loaded data set
 };
 
 }  // namespace infomax::ui
