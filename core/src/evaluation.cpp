@@ -9,6 +9,7 @@
 #include "archspec.h"
 #include "checkpoint.h"
 #include "encoder.h"
+#include "featureextract.h"
 #include "globalseedscope.h"
 #include "infomax/error.h"
 #include "infomax/trainer.h"
@@ -21,28 +22,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kExtractBatch = 500;
 // Share of the progress bar that feature extraction takes; the probes share the rest.
 constexpr double kExtractShare = 0.15;
 
 const std::vector<std::string> kKnownLayers = {"conv", "fc", "y", "local"};
 const std::vector<std::string> kKnownProbes = {"linear", "knn", "mlp"};
-
-// Sets LibTorch's thread count of the calling thread (a per-thread setting) for a scope.
-class ThreadScope final {
- public:
-  explicit ThreadScope(int threads) : m_saved(at::get_num_threads()) {
-    at::set_num_threads(threads > 0
-                            ? threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  }
-  ~ThreadScope() { at::set_num_threads(m_saved); }
-  ThreadScope(const ThreadScope&) = delete;
-  ThreadScope& operator=(const ThreadScope&) = delete;
-
- private:
-  int m_saved;
-};
 
 // Maps stage-local progress onto the caller's overall 0..1 scale.
 class Progress final {
@@ -145,37 +129,6 @@ Splits loadSplits(const TrainConfig& cfg, const EvalOptions& o, const Progress& 
   s.trainY = labelsOf(s.train, s.trainIndex);
   s.testY = labelsOf(s.test, s.testIndex);
   return s;
-}
-
-torch::Tensor pickLayer(const EncoderOutputs& out, const std::string& layer) {
-  if (layer == "conv") return out.conv;
-  if (layer == "fc") return out.fc;
-  if (layer == "y") return out.y;
-  return out.local;
-}
-
-// Runs the frozen encoder (eval mode, no autograd) over the listed images in batches and returns
-// one N x D feature matrix per layer; done(n) is called after each batch.
-std::vector<torch::Tensor> extractFeatures(Encoder& encoder, const ImageSet& set,
-                                           const std::vector<std::int64_t>& index, int th, int tw,
-                                           const std::vector<std::string>& layers,
-                                           const std::function<void(std::int64_t)>& done) {
-  torch::NoGradGuard noGrad;
-  encoder->eval();
-  const auto n = static_cast<std::int64_t>(index.size());
-  std::vector<torch::Tensor> features(layers.size());
-  for (std::int64_t s = 0; s < n; s += kExtractBatch) {
-    const std::int64_t e = std::min(n, s + kExtractBatch);
-    const std::vector<std::int64_t> batch(index.begin() + s, index.begin() + e);
-    const EncoderOutputs out = encoder->forward(imagesToTensor(set, batch, th, tw));
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      const torch::Tensor f = pickLayer(out, layers[l]).flatten(1);
-      if (!features[l].defined()) features[l] = torch::empty({n, f.size(1)}, f.options());
-      features[l].slice(0, s, e).copy_(f);
-    }
-    if (done) done(e);
-  }
-  return features;
 }
 
 // Fits every requested probe on one kind of features; progress covers [from, to).

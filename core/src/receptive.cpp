@@ -5,6 +5,7 @@
 
 #include "archspec.h"
 #include "checkpoint.h"
+#include "featureextract.h"
 #include "globalseedscope.h"
 #include "infomax/effectivefield.h"
 #include "infomax/error.h"
@@ -90,27 +91,10 @@ std::unique_ptr<EffectiveField> EffectiveField::fromArchitecture(const std::stri
 
 std::unique_ptr<EffectiveField> EffectiveField::fromCheckpoint(
     const std::string& checkpointOrRunDir) {
-  const std::string path = resolveCheckpointPath(checkpointOrRunDir);
-  const std::string origin = "checkpoint " + path;
-  const CheckpointFile file = readCheckpointFile(path);
-  TrainConfig cfg = configFromCheckpoint(file, path);
-  const auto& in = file.meta.contains("input") ? file.meta["input"] : nlohmann::json();
-  if (!in.is_array() || in.size() != 3 || !in[0].is_number_integer() ||
-      !in[1].is_number_integer() || !in[2].is_number_integer())
-    throw Error(origin + ": metadata has no input size");
-  const int c = in[0].get<int>(), h = in[1].get<int>(), w = in[2].get<int>();
-  if (cfg.archJson.empty()) cfg.archJson = resolveArchitecture(cfg.arch, h, w);
+  CheckpointEncoder loaded = loadCheckpointEncoder(checkpointOrRunDir);
   auto impl = std::make_unique<Impl>();
-  impl->arch = parseArchitecture(cfg.archJson, c, h, w, origin);
-  try {
-    impl->encoder = Encoder(impl->arch);
-    torch::serialize::InputArchive archive;
-    openArchive(file, path, archive);
-    loadModuleState(archive, *impl->encoder, "model/encoder.", origin);
-  } catch (const c10::Error& e) {
-    throw Error(origin + ": cannot rebuild its encoder: " + e.what_without_backtrace());
-  }
-  impl->encoder->eval();
+  impl->arch = std::move(loaded.arch);
+  impl->encoder = loaded.encoder;
   return std::unique_ptr<EffectiveField>(new EffectiveField(std::move(impl)));
 }
 
