@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -13,10 +14,12 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "infomax/architecture.h"
@@ -24,6 +27,8 @@
 #include "infomax/error.h"
 #include "infomax/evaluation.h"
 #include "infomax/imageset.h"
+#include "infomax/milab.h"
+#include "infomax/neighbours.h"
 #include "infomax/pairinspector.h"
 #include "infomax/trainer.h"
 
@@ -179,7 +184,47 @@ output
   --config FILE        start from a config.json; flags override it
   --json               print the result as JSON on stdout
   --quiet              no progress bar
+  --negative-groups G  split the batch into G groups; negatives only from an anchor's group
+distributed (data parallel over c10d/Gloo; also from torchrun's WORLD_SIZE, RANK,
+LOCAL_RANK, MASTER_ADDR, MASTER_PORT; flags win; see docs/DISTRIBUTED.md)
+  --world-size N       processes in the job (default 1)
+  --rank R             this process's rank, 0..N-1 (rank 0 writes the run folder)
+  --master HOST:PORT   rank 0's rendezvous address (default 127.0.0.1:29500)
+  --dist-timeout S     a peer silent this long fails the run (default 30 s)
+  --batch is per rank: a step trains on N x batch images.
 )";
+
+// Distributed settings: torchrun's environment first, then the flags.
+DistributedOptions distributedOptions(const Args& a) {
+  DistributedOptions d = distributedFromEnvironment();
+  if (a.has("--world-size")) d.worldSize = static_cast<int>(toInt("--world-size", a.get("--world-size")));
+  if (a.has("--rank")) d.rank = static_cast<int>(toInt("--rank", a.get("--rank")));
+  if (a.has("--master")) {
+    try {
+      parseMasterAddress(a.get("--master"), d);
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+  }
+  if (a.has("--dist-timeout")) d.timeoutSeconds = toDouble("--dist-timeout", a.get("--dist-timeout"));
+  if (a.has("--dist-no-overlap")) d.overlap = false;
+  if (a.has("--dump-params")) d.dumpParameters = a.get("--dump-params");
+  try {
+    d.validate();
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  return d;
+}
+
+const std::vector<std::string> kDistValueFlags = {"--world-size", "--rank", "--master",
+                                                  "--dist-timeout", "--dump-params"};
+const std::vector<std::string> kDistSwitches = {"--dist-no-overlap"};
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--data")) c.dataPath = a.get("--data");
@@ -229,13 +274,16 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
     c.autosaveMinutes = toDouble("--autosave-minutes", a.get("--autosave-minutes"));
   if (a.has("--checkpoint-every"))
     c.checkpointEvery = static_cast<int>(toInt("--checkpoint-every", a.get("--checkpoint-every")));
+  if (a.has("--negative-groups"))
+    c.negativeGroups = static_cast<int>(toInt("--negative-groups", a.get("--negative-groups")));
 }
 
 const std::vector<std::string> kTrainValueFlags = {
     "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
     "--score-clip", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--seed", "--threads", "--device",
-    "--precision", "--crop-pad", "--pad-to", "--out", "--log-every", "--checkpoint-every", "--autosave-minutes"};
+    "--precision", "--crop-pad", "--pad-to", "--out", "--log-every", "--checkpoint-every", "--autosave-minutes",
+    "--negative-groups"};
 const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};
 
 // Runs a trainer on a worker thread while this thread draws progress and watches for Ctrl-C.
@@ -313,6 +361,12 @@ int runTraining(Trainer& trainer, bool json, bool quiet) {
       << ", \"message\": " << jsonEscape(result.message)
       << ", \"run_dir\": " << jsonEscape(trainer.runDir())
       << ", \"checkpoint\": " << jsonEscape(result.lastCheckpoint);
+    if (trainer.distributed().enabled())
+      o << ", \"rank\": " << trainer.distributed().rank
+        << ", \"world_size\": " << trainer.distributed().worldSize
+        << ", \"comm_wait_ms_per_step\": " << jsonNumber(result.commWaitMsPerStep)
+        << ", \"gradient_bytes_per_step\": " << jsonNumber(result.gradientBytesPerStep)
+        << ", \"gradient_buckets\": " << result.gradientBuckets;
     if (haveLast) {
       o << ", \"last\": {";
       const auto& cols = MetricSample::columns();
@@ -349,7 +403,7 @@ std::string defaultRunDir() {
 }
 
 int cmdTrain(Args& a) {
-  a.parse(kTrainValueFlags, kTrainSwitches);
+  a.parse(kTrainValueFlags + kDistValueFlags, kTrainSwitches + kDistSwitches);
   if (a.has("--help")) {
     std::cout << kTrainHelp;
     return 0;
@@ -358,22 +412,25 @@ int cmdTrain(Args& a) {
   TrainConfig c = a.has("--config") ? TrainConfig::fromFile(a.get("--config")) : TrainConfig{};
   applyTrainFlags(a, c);
   if (c.outDir.empty()) c.outDir = defaultRunDir();
-  Trainer trainer(c);
+  Trainer trainer(c, distributedOptions(a));
   return runTraining(trainer, a.has("--json"), a.has("--quiet"));
 }
 
 int cmdResume(Args& a) {
-  a.parse({"--steps"}, {"--json", "--quiet", "--help"});
+  a.parse(std::vector<std::string>{"--steps"} + kDistValueFlags,
+          std::vector<std::string>{"--json", "--quiet", "--help"} + kDistSwitches);
   if (a.has("--help")) {
     std::cout << "usage: infomax resume RUN_DIR|CHECKPOINT [--steps N] [--json] [--quiet]\n\n"
                  "Continues a run from its latest checkpoint (or the given one). --steps N\n"
-                 "trains N more steps beyond the checkpoint instead of the run's own budget.\n";
+                 "trains N more steps beyond the checkpoint instead of the run's own budget.\n"
+                 "A distributed run resumes with the same --world-size/--rank/--master flags (or\n"
+                 "torchrun's environment) on every rank; each rank reads the same checkpoint.\n";
     return 0;
   }
   if (a.positional().size() != 1) throw UsageError("resume needs one run folder or checkpoint");
   const long long extra = a.has("--steps") ? toInt("--steps", a.get("--steps")) : 0;
   if (extra < 0) throw UsageError("--steps must not be negative");
-  auto trainer = Trainer::resume(a.positional()[0], extra);
+  auto trainer = Trainer::resume(a.positional()[0], extra, distributedOptions(a));
   return runTraining(*trainer, a.has("--json"), a.has("--quiet"));
 }
 
@@ -842,6 +899,344 @@ int cmdPairs(Args& a) {
   return 0;
 }
 
+const char* kMiLabHelp = R"(usage: infomax mi-lab [options]
+
+Estimator lab with ground truth: X, Y in R^d are d independent Gaussian pairs of correlation
+rho, so I(X;Y) = -d/2 log(1 - rho^2) nats is known. One separable critic f(x).g(y) per
+estimator trains on the same fresh batch each step (all N x N pairs, the engine's estimators);
+the true MI steps through the levels. Prints, per level, each estimator's mean estimate in nats
+over the last part of the level, its bias and standard deviation, and InfoNCE's ceiling log N.
+A JSD-trained critic is read out through the DV bound of its scores (its JSD loss beside it).
+
+options
+  --dim D             correlated pairs (default 20)
+  --mi LIST           true MI levels in nats, one segment each (default 2,4,6,8)
+  --estimator LIST    all (= jsd,nce,dv,nwj) or a list of jsd, nce, dv, mine, nwj
+                      (mine = DV with MINE's moving-average gradient correction)
+  --batch N           samples per step (default 128); InfoNCE can never exceed log N
+  --steps N           steps in all, split evenly over the levels (default 8000)
+  --tail F            share of each level the summary averages over (default 0.5)
+  --lr X              Adam learning rate of every critic (default 5e-4)
+  --hidden N          critic MLP width (default 256);  --embed N  f, g output size (32)
+  --seed S            data and initial weights (default 1)
+  --threads N         CPU threads (default 1; 0 = every core)
+  --csv FILE          every step: step, level, true MI, each estimator's estimate and loss
+  --json              the summary as JSON on stdout
+  --quiet             no progress on stderr
+)";
+
+int cmdMiLab(Args& a) {
+  a.parse({"--dim", "--mi", "--estimator", "--batch", "--steps", "--tail", "--lr", "--hidden",
+           "--embed", "--seed", "--threads", "--csv"},
+          {"--json", "--quiet", "--help"});
+  if (a.has("--help")) {
+    std::cout << kMiLabHelp;
+    return 0;
+  }
+  if (!a.positional().empty()) throw UsageError("unexpected argument '" + a.positional()[0] + "'");
+  MiLabConfig c;
+  auto intFlag = [&](const char* flag, auto& field) {
+    if (!a.has(flag)) return;
+    const long long v = toInt(flag, a.get(flag));
+    using T = std::decay_t<decltype(field)>;
+    if (v < static_cast<long long>(std::numeric_limits<T>::min()) ||
+        v > static_cast<long long>(std::numeric_limits<T>::max()))
+      throw UsageError(std::string(flag) + " " + a.get(flag) + " is out of range");
+    field = static_cast<T>(v);
+  };
+  try {
+    intFlag("--dim", c.dim);
+    if (a.has("--mi")) c.miLevels = miLevelsFromString(a.get("--mi"));
+    if (a.has("--estimator")) c.estimators = miLabEstimatorsFromString(a.get("--estimator"));
+    intFlag("--batch", c.batch);
+    intFlag("--steps", c.steps);
+    if (a.has("--tail")) c.tailFraction = toDouble("--tail", a.get("--tail"));
+    if (a.has("--lr")) c.lr = toDouble("--lr", a.get("--lr"));
+    intFlag("--hidden", c.hidden);
+    intFlag("--embed", c.embed);
+    if (a.has("--seed")) {
+      const long long s = toInt("--seed", a.get("--seed"));
+      if (s < 0) throw UsageError("--seed must be >= 0");
+      c.seed = static_cast<std::uint64_t>(s);
+    }
+    intFlag("--threads", c.threads);
+    c.validate();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(e.what());  // every problem here is a bad flag value
+  }
+  const bool json = a.has("--json"), quiet = a.has("--quiet");
+  const bool tty = isatty(STDERR_FILENO);
+  const std::size_t k = c.estimators.size();
+
+  const std::string csvPath = a.get("--csv");
+  const std::string csvTmp = csvPath + ".tmp";
+  std::FILE* csv = nullptr;
+  if (!csvPath.empty()) {
+    csv = std::fopen(csvTmp.c_str(), "w");
+    if (!csv) throw Error(csvPath + ": cannot write (" + std::strerror(errno) + ")");
+    std::fprintf(csv, "step,level,true_mi");
+    for (auto e : c.estimators) std::fprintf(csv, ",%s_mi,%s_loss", toString(e), toString(e));
+    std::fprintf(csv, "\n");
+  }
+
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  std::atomic<bool> stop{false};
+  if (!quiet)
+    std::fprintf(stderr, "mi-lab: d=%d, batch %d (log N = %.3f nats), %lld steps over %zu levels\n",
+                 c.dim, c.batch, std::log(static_cast<double>(c.batch)),
+                 static_cast<long long>(c.steps), c.miLevels.size());
+  auto lastPrint = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  MiLabCallbacks cb;
+  cb.onPoint = [&](const MiLabPoint& p) {
+    if (g_interrupts.load() > 0) stop = true;
+    if (csv) {
+      std::fprintf(csv, "%lld,%d,%.9g", static_cast<long long>(p.step), p.level, p.trueMi);
+      for (std::size_t i = 0; i < k; ++i)
+        std::fprintf(csv, ",%.9g,%.9g", p.estimate[i], p.objective[i]);
+      std::fprintf(csv, "\n");
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (quiet || std::chrono::duration<double>(now - lastPrint).count() < (tty ? 0.2 : 10.0)) return;
+    lastPrint = now;
+    std::fprintf(stderr, "%sstep %lld/%lld  true %.2f", tty ? "\r" : "",
+                 static_cast<long long>(p.step + 1), static_cast<long long>(c.steps), p.trueMi);
+    for (std::size_t i = 0; i < k; ++i)
+      std::fprintf(stderr, "  %s %.2f", displayName(c.estimators[i]), p.estimate[i]);
+    std::fprintf(stderr, "%s", tty ? "   " : "\n");
+    std::fflush(stderr);
+  };
+  MiLabResult r;
+  try {
+    r = runMiLab(c, cb, &stop);
+  } catch (...) {
+    if (csv) {
+      std::fclose(csv);
+      std::remove(csvTmp.c_str());
+    }
+    throw;
+  }
+  if (!quiet && tty) std::fprintf(stderr, "\n");
+  if (csv) {
+    const bool ok = std::fflush(csv) == 0 && fsync(fileno(csv)) == 0;
+    std::fclose(csv);
+    std::error_code ec;
+    if (ok) std::filesystem::rename(csvTmp, csvPath, ec);
+    if (!ok || ec) {
+      std::remove(csvTmp.c_str());
+      throw Error(csvPath + ": cannot write");
+    }
+  }
+
+  if (json) {
+    std::ostringstream o;
+    o << "{\"dim\": " << c.dim << ", \"batch\": " << c.batch << ", \"steps\": " << c.steps
+      << ", \"steps_run\": " << r.stepsRun << ", \"seed\": " << c.seed
+      << ", \"tail_fraction\": " << jsonNumber(c.tailFraction) << ", \"lr\": " << jsonNumber(c.lr)
+      << ", \"critic\": \"separable\", \"log_n\": " << jsonNumber(r.logN)
+      << ", \"stopped\": " << (r.stopped ? "true" : "false")
+      << ", \"seconds\": " << jsonNumber(r.seconds) << ",\n \"estimators\": [";
+    for (std::size_t i = 0; i < k; ++i) o << (i ? ", " : "") << jsonEscape(toString(c.estimators[i]));
+    o << "],\n \"levels\": [";
+    for (std::size_t l = 0; l < r.levels.size(); ++l) {
+      const auto& lv = r.levels[l];
+      o << (l ? ",\n  " : "\n  ") << "{\"level\": " << lv.level
+        << ", \"true_mi\": " << jsonNumber(lv.trueMi) << ", \"rho\": " << jsonNumber(lv.rho)
+        << ", \"begin\": " << lv.begin << ", \"end\": " << lv.end
+        << ", \"tail_begin\": " << lv.tailBegin
+        << ", \"complete\": " << (lv.complete ? "true" : "false") << ", \"estimates\": {";
+      for (std::size_t i = 0; i < k; ++i) {
+        const auto& s = lv.estimators[i];
+        const MiLabEstimator e = c.estimators[i];
+        o << (i ? ", " : "") << jsonEscape(toString(e)) << ": {\"mean\": " << jsonNumber(s.mean)
+          << ", \"bias\": " << jsonNumber(s.bias) << ", \"std\": " << jsonNumber(s.std)
+          << ", \"loss\": " << jsonNumber(s.objectiveMean) << ", \"samples\": " << s.samples
+          << ", \"non_finite\": " << s.nonFinite << ", \"readout\": "
+          << jsonEscape(e == MiLabEstimator::Jsd ? "dv" : toString(e)) << "}";
+      }
+      o << "}}";
+    }
+    o << "]}";
+    std::cout << o.str() << std::endl;
+  } else {
+    std::printf("separable critics f(x).g(y) (%d-%d-%d-%d MLPs), d = %d, batch N = %d, lr %g, "
+                "seed %llu, %.1f s\n",
+                c.dim, c.hidden, c.hidden, c.embed, c.dim, c.batch, c.lr,
+                static_cast<unsigned long long>(c.seed), r.seconds);
+    std::printf("estimates in nats: mean and std over the last %.0f%% of each level; InfoNCE "
+                "ceiling log N = %.3f\n",
+                100 * c.tailFraction, r.logN);
+    for (const auto& lv : r.levels) {
+      std::printf("\nlevel %d: true MI %.3f nats (rho %.4f), steps %lld-%lld, summary from %lld%s\n",
+                  lv.level + 1, lv.trueMi, lv.rho, static_cast<long long>(lv.begin),
+                  static_cast<long long>(lv.end - 1), static_cast<long long>(lv.tailBegin),
+                  lv.complete ? "" : " (stopped early)");
+      std::printf("  %-10s %9s %9s %8s %9s  %s\n", "estimator", "estimate", "bias", "std", "loss",
+                  "note");
+      for (std::size_t i = 0; i < k; ++i) {
+        const auto& s = lv.estimators[i];
+        const MiLabEstimator e = c.estimators[i];
+        std::string note;
+        if (e == MiLabEstimator::Jsd) note = "DV read-out of the JSD critic; loss = JSD objective";
+        if (e == MiLabEstimator::Nce) {
+          char b[64];
+          std::snprintf(b, sizeof b, "ceiling log N = %.3f", r.logN);
+          note = b;
+        }
+        if (s.nonFinite > 0)
+          note += (note.empty() ? "" : "; ") + std::to_string(s.nonFinite) + " non-finite steps skipped";
+        std::printf("  %-10s %9.3f %+9.3f %8.3f %9.3f  %s\n", displayName(e), s.mean, s.bias, s.std,
+                    s.objectiveMean, note.c_str());
+      }
+    }
+  }
+  return r.stopped ? 130 : 0;
+}
+
+const char* kNeighboursHelp = R"(usage: infomax neighbours CHECKPOINT|RUN_DIR --query INDEX|IMAGE [options]
+
+Nearest neighbours in the learned representation: indexes a data split under the checkpoint's
+encoder and lists the k images nearest to the query (a data-set index, or an image file
+preprocessed as in training), with distances, labels and precision@k.
+
+options
+  --query Q        data-set index or image file (required)
+  -k K             neighbours to list (default 10)
+  --layer L        y|fc|conv|local (default y)
+  --metric M       cosine|l2 (default cosine)
+  --data PATH      images to index (default: the run's training data)
+  --split S        train|test|unlabeled (default test)
+  --limit N        index the first N images (default all)
+  --patch R,C      patch search: the local features nearest to location (R, C) of the query
+                   image (an index query), among the first --patch-images images
+  --patch-images N images covered by the patch search (default 2000)
+  --threads N      CPU threads (default every core)
+  --json           results as JSON
+)";
+
+int cmdNeighbours(Args& a) {
+  a.parse({"--query", "--layer", "--metric", "--data", "--split", "--limit", "--patch",
+           "--patch-images", "--threads"},
+          {"--json", "--help"});
+  if (a.has("--help")) {
+    std::cout << kNeighboursHelp;
+    return 0;
+  }
+  if (a.positional().size() != 1) throw UsageError("neighbours needs one CHECKPOINT or RUN_DIR");
+  if (!a.has("--query")) throw UsageError("neighbours needs --query INDEX|IMAGE");
+  const long long k = a.has("-k") ? toInt("-k", a.get("-k")) : 10;
+  if (k < 1 || k > 100000) throw UsageError("-k must be in [1, 100000]");
+  const Metric metric = metricFromString(a.get("--metric", "cosine"));
+  NeighbourOptions o;
+  o.layer = a.get("--layer", "y");
+  o.dataPath = a.get("--data");
+  o.split = a.get("--split", "test");
+  if (a.has("--limit")) o.limit = toInt("--limit", a.get("--limit"));
+  if (a.has("--threads")) o.threads = static_cast<int>(toInt("--threads", a.get("--threads")));
+  o.patchImages = a.has("--patch")
+                      ? static_cast<int>(a.has("--patch-images")
+                                             ? toInt("--patch-images", a.get("--patch-images"))
+                                             : 2000)
+                      : 0;
+  const bool json = a.has("--json");
+  if (!json)
+    o.progress = [](double f, const std::string& what) {
+      if (::isatty(2)) std::fprintf(stderr, "\r%3.0f%% %-60.60s", 100 * f, what.c_str());
+    };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto index = NeighbourIndex::build(a.positional()[0], o);
+  if (!json && ::isatty(2)) std::fprintf(stderr, "\r%70s\r", "");
+  const double buildS = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const ImageSet& set = *index->images();
+  auto labelName = [&](std::int64_t l) -> std::string {
+    if (l < 0) return "-";
+    return l < static_cast<std::int64_t>(set.classNames.size()) ? set.classNames[l] : std::to_string(l);
+  };
+  const std::string q = a.get("--query");
+  bool isIndex = !q.empty() && std::all_of(q.begin(), q.end(), ::isdigit);
+  int queryIndex = -1;
+  std::vector<Neighbour> hits;
+  const auto q0 = std::chrono::steady_clock::now();
+  if (isIndex) {
+    queryIndex = static_cast<int>(toInt("--query", q));
+    if (queryIndex >= index->count())
+      throw UsageError("--query " + q + ": " + set.source + " has " + std::to_string(index->count()) +
+                       " images (see --limit)");
+    hits = index->queryIndex(queryIndex, static_cast<int>(k), metric);
+  } else {
+    hits = index->query(index->embedImageFile(q), static_cast<int>(k), metric);
+  }
+  const double queryMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0).count();
+  const double precision = index->precisionAtK(static_cast<int>(k), metric, 1000, 0);
+  std::vector<PatchNeighbour> patches;
+  int pr = -1, pc = -1;
+  if (a.has("--patch")) {
+    if (!isIndex) throw UsageError("--patch needs an index --query");
+    if (std::sscanf(a.get("--patch").c_str(), "%d,%d", &pr, &pc) != 2)
+      throw UsageError("--patch expects ROW,COL, got '" + a.get("--patch") + "'");
+    patches = index->queryPatch(queryIndex, pr, pc, static_cast<int>(k));
+  }
+  double hitShare = 0;
+  const std::int64_t queryLabel = isIndex && set.labelled() ? set.labels[queryIndex] : -1;
+  for (const auto& h : hits) hitShare += queryLabel >= 0 && h.label == queryLabel;
+  if (!hits.empty()) hitShare /= hits.size();
+  if (json) {
+    std::ostringstream o2;
+    o2 << "{\"index\": {\"source\": " << jsonEscape(set.source) << ", \"count\": " << index->count()
+       << ", \"layer\": " << jsonEscape(index->layer()) << ", \"dim\": " << index->dim()
+       << ", \"seconds\": " << jsonNumber(buildS) << "},\n \"query\": "
+       << (isIndex ? std::to_string(queryIndex) : jsonEscape(q)) << ", \"metric\": "
+       << jsonEscape(toString(metric)) << ", \"k\": " << k << ", \"query_ms\": " << jsonNumber(queryMs)
+       << ", \"precision_at_k\": " << jsonNumber(precision) << ",\n \"neighbours\": [";
+    for (std::size_t i = 0; i < hits.size(); ++i)
+      o2 << (i ? ",\n  " : "\n  ") << "{\"index\": " << hits[i].index << ", \"distance\": "
+         << jsonNumber(hits[i].distance) << ", \"label\": " << hits[i].label << ", \"class\": "
+         << jsonEscape(labelName(hits[i].label)) << "}";
+    o2 << "]";
+    if (a.has("--patch")) {
+      o2 << ",\n \"patch\": {\"row\": " << pr << ", \"col\": " << pc << ", \"neighbours\": [";
+      for (std::size_t i = 0; i < patches.size(); ++i)
+        o2 << (i ? ",\n  " : "\n  ") << "{\"image\": " << patches[i].image << ", \"row\": "
+           << patches[i].row << ", \"col\": " << patches[i].col << ", \"distance\": "
+           << jsonNumber(patches[i].distance) << ", \"label\": " << patches[i].label
+           << ", \"rect\": [" << patches[i].region.top << ", " << patches[i].region.left << ", "
+           << patches[i].region.bottom << ", " << patches[i].region.right << "]}";
+      o2 << "]}";
+    }
+    o2 << "}";
+    std::cout << o2.str() << std::endl;
+    return 0;
+  }
+  std::printf("indexed %d images of %s: layer %s, %d dimensions (%.1f s)\n", index->count(),
+              set.source.c_str(), index->layer().c_str(), index->dim(), buildS);
+  if (isIndex)
+    std::printf("query: image %d (%s)\n", queryIndex, labelName(queryLabel).c_str());
+  else
+    std::printf("query: %s\n", q.c_str());
+  std::printf("\n  %-5s %-8s %-14s %10s\n", "rank", "index", "label", toString(metric));
+  for (std::size_t i = 0; i < hits.size(); ++i)
+    std::printf("  %-5zu %-8d %-14s %10.4f\n", i + 1, hits[i].index, labelName(hits[i].label).c_str(),
+                hits[i].distance);
+  if (queryLabel >= 0) std::printf("\nthis query: %.0f%% of its %lld neighbours share its label\n", 100 * hitShare, k);
+  if (!std::isnan(precision))
+    std::printf("precision@%lld over 1000 random queries of the index: %.1f%%\n", k, 100 * precision);
+  std::printf("query time %.2f ms\n", queryMs);
+  if (a.has("--patch")) {
+    std::printf("\npatches nearest to location (%d, %d) of image %d, among the first %d images:\n", pr,
+                pc, queryIndex, index->patchImages());
+    std::printf("  %-8s %-14s %-9s %-18s %9s\n", "image", "label", "location", "input rows x cols", "distance");
+    for (const auto& p : patches) {
+      char loc[32], rect[48];
+      std::snprintf(loc, sizeof loc, "(%d,%d)", p.row, p.col);
+      std::snprintf(rect, sizeof rect, "[%d,%d)x[%d,%d)", p.region.top, p.region.bottom, p.region.left, p.region.right);
+      std::printf("  %-8d %-14s %-9s %-18s %9.4f\n", p.image, labelName(p.label).c_str(), loc, rect, p.distance);
+    }
+  }
+  return 0;
+}
+
 const char* kHelp = R"(usage: infomax COMMAND [options]     (infomax COMMAND --help for details)
 
 Deep InfoMax (Hjelm et al., ICLR 2019) training engine, headless.
@@ -854,6 +1249,8 @@ commands
   info             describe a checkpoint or a data set
   rf               receptive field of every layer of an architecture
   pairs            which patches the model pairs with an image (pair inspector)
+  neighbours       nearest neighbours of an image in the learned representation
+  mi-lab           MI estimators vs ground truth on correlated Gaussians
   presets          list the built-in architectures
 
 exit codes: 0 ok, 1 error, 2 bad usage, 3 training diverged, 130 interrupted
@@ -876,6 +1273,8 @@ int main(int argc, char** argv) {
     if (cmd == "info") return cmdInfo(args);
     if (cmd == "rf") return cmdRf(args);
     if (cmd == "pairs") return cmdPairs(args);
+    if (cmd == "neighbours" || cmd == "neighbors") return cmdNeighbours(args);
+    if (cmd == "mi-lab") return cmdMiLab(args);
     if (cmd == "presets") {
       args.parse({}, {"--help"});
       if (args.has("--help")) {

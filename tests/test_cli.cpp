@@ -3,6 +3,8 @@
 // The binary comes from $INFOMAX_CLI (set by ctest); training uses a 512-image slice of the
 // Fashion-MNIST files Debian installs, with a tiny batch and head so each run takes seconds.
 
+#include <cmath>
+
 #include <QtTest>
 
 #include <QCryptographicHash>
@@ -236,7 +238,8 @@ class TestCli : public QObject {
 
   void commandHelp_data() {
     QTest::addColumn<QString>("command");
-    for (const char* c : {"train", "resume", "eval", "export-encoder", "info", "presets", "rf", "pairs"})
+    for (const char* c : {"train", "resume", "eval", "export-encoder", "info", "presets", "rf", "pairs",
+                          "mi-lab"})
       QTest::newRow(c) << QString::fromLatin1(c);
   }
   void commandHelp() {
@@ -464,6 +467,51 @@ class TestCli : public QObject {
     const Run missing = run({QStringLiteral("pairs"), m_scratch.filePath(QStringLiteral("none"))});
     QCOMPARE(missing.code, 1);
     QVERIFY(missing.err.contains("none"));
+  }
+
+  void neighboursListsNearestImages() {
+    REQUIRE_DATA();
+    QVERIFY2(!baseCheckpoint().isEmpty(), qPrintable(m_baseError));
+    const Run r = run({QStringLiteral("neighbours"), m_baseRun, QStringLiteral("--query"),
+                       QStringLiteral("7"), QStringLiteral("--limit"), QStringLiteral("300"),
+                       QStringLiteral("-k"), QStringLiteral("6"), QStringLiteral("--patch"),
+                       QStringLiteral("2,3"), QStringLiteral("--patch-images"),
+                       QStringLiteral("50"), QStringLiteral("--threads"), QStringLiteral("1"),
+                       QStringLiteral("--json")});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    QString error;
+    const QJsonObject j = jsonObject(r.out, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(j.value(QStringLiteral("index")).toObject().value(QStringLiteral("count")).toInt(), 300);
+    const QJsonArray hits = j.value(QStringLiteral("neighbours")).toArray();
+    QCOMPARE(hits.size(), 6);
+    double last = -1;
+    for (const auto& h : hits) {
+      const QJsonObject o = h.toObject();
+      QVERIFY(o.value(QStringLiteral("index")).toInt() != 7);  // not the query itself
+      const double d = o.value(QStringLiteral("distance")).toDouble();
+      QVERIFY(d >= last);
+      last = d;
+    }
+    const double p = j.value(QStringLiteral("precision_at_k")).toDouble(-1);
+    QVERIFY(p >= 0 && p <= 1);
+    const QJsonArray patches =
+        j.value(QStringLiteral("patch")).toObject().value(QStringLiteral("neighbours")).toArray();
+    QCOMPARE(patches.size(), 6);
+    for (const auto& h : patches) QVERIFY(h.toObject().value(QStringLiteral("image")).toInt() != 7);
+    // Errors: a missing image file (exit 1, named), an index beyond the data, a bad metric.
+    const Run file = run({QStringLiteral("neighbours"), m_baseRun, QStringLiteral("--query"),
+                          m_scratch.filePath(QStringLiteral("no-image.png")), QStringLiteral("--limit"),
+                          QStringLiteral("100")});
+    QCOMPARE(file.code, 1);
+    QVERIFY(file.err.contains("no-image.png"));
+    const Run far = run({QStringLiteral("neighbours"), m_baseRun, QStringLiteral("--query"),
+                         QStringLiteral("5000"), QStringLiteral("--limit"), QStringLiteral("100")});
+    QCOMPARE(far.code, 2);
+    const Run metric = run({QStringLiteral("neighbours"), m_baseRun, QStringLiteral("--query"),
+                            QStringLiteral("1"), QStringLiteral("--metric"), QStringLiteral("manhattan")});
+    QCOMPARE(metric.code, 1);
+    QVERIFY(metric.err.contains("manhattan"));
   }
 
   void infoOnDataSet() {
@@ -878,6 +926,59 @@ print(json.dumps({"type": type(state).__name__,
     QVERIFY2(!ckpts.isEmpty(), "Ctrl-C must leave a checkpoint");
     QCOMPARE(ckpts.last(), QStringLiteral("step-%1.imx").arg(step, 10, 10, QLatin1Char('0')));
 #endif
+  }
+
+  // ---- MI estimator lab ------------------------------------------------------------------
+
+  void miLabJsonAndCeiling() {
+    const QString csv = m_scratch.filePath(QStringLiteral("mi-lab.csv"));
+    const Run r = run({QStringLiteral("mi-lab"), QStringLiteral("--dim"), QStringLiteral("4"),
+                       QStringLiteral("--mi"), QStringLiteral("1,6"), QStringLiteral("--batch"),
+                       QStringLiteral("16"), QStringLiteral("--steps"), QStringLiteral("40"),
+                       QStringLiteral("--csv"), csv, QStringLiteral("--json")});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    QString error;
+    const QJsonObject j = jsonObject(r.out, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    const double logN = std::log(16.0);
+    QVERIFY(std::abs(j.value(QStringLiteral("log_n")).toDouble() - logN) < 1e-6);
+    QCOMPARE(j.value(QStringLiteral("steps_run")).toInt(), 40);
+    QCOMPARE(j.value(QStringLiteral("estimators")).toArray().size(), 4);
+    const QJsonArray levels = j.value(QStringLiteral("levels")).toArray();
+    QCOMPARE(levels.size(), 2);
+    QCOMPARE(levels[1].toObject().value(QStringLiteral("true_mi")).toDouble(), 6.0);
+    for (const auto& lv : levels) {
+      const QJsonObject est = lv.toObject().value(QStringLiteral("estimates")).toObject();
+      for (const char* e : {"jsd", "nce", "dv", "nwj"}) {
+        const QJsonObject s = est.value(QLatin1String(e)).toObject();
+        for (const char* key : {"mean", "bias", "std", "loss"})
+          QVERIFY2(s.value(QLatin1String(key)).isDouble(), qPrintable(QString::fromUtf8(r.out)));
+      }
+      QVERIFY(est.value(QStringLiteral("nce")).toObject().value(QStringLiteral("mean")).toDouble() <=
+              logN + 1e-6);
+      QCOMPARE(est.value(QStringLiteral("jsd")).toObject().value(QStringLiteral("readout")).toString(),
+               QStringLiteral("dv"));
+    }
+    QFile f(csv);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll().trimmed().split('\n').size(), 41);  // header + a row per step
+  }
+
+  void miLabRefusesBadValues_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("named");
+    QTest::newRow("negative MI") << QStringList{"--mi", "2,-1"} << QStringLiteral("-1");
+    QTest::newRow("batch 1") << QStringList{"--batch", "1"} << QStringLiteral("batch");
+    QTest::newRow("unknown estimator") << QStringList{"--estimator", "jsd,foo"} << QStringLiteral("foo");
+    QTest::newRow("not a number") << QStringList{"--dim", "ten"} << QStringLiteral("--dim");
+  }
+  void miLabRefusesBadValues() {
+    QFETCH(QStringList, args);
+    QFETCH(QString, named);
+    const Run r = run(QStringList{QStringLiteral("mi-lab")} + args);
+    QVERIFY2(r.code == 2, qPrintable(r.describe()));
+    const QStringList err = lines(r.err);
+    QVERIFY2(err.size() == 1 && err.first().contains(named), qPrintable(r.describe()));
   }
 };
 
