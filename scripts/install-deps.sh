@@ -7,6 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread
+  libgloo-dev   # Gloo headers: LibTorch's c10d ProcessGroupGloo.hpp includes them (distributed training)
   qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libopencv-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist

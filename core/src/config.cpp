@@ -131,6 +131,7 @@ const std::vector<Field>& fields() {
       plain("mine_ema_rate", &TrainConfig::mineEmaRate),
       plain("score_clip", &TrainConfig::scoreClip),
       plain("local_fraction", &TrainConfig::localFraction),
+      plain("negative_groups", &TrainConfig::negativeGroups),
       plain("batch", &TrainConfig::batch),
       plain("lr", &TrainConfig::lr),
       plain("adam_beta1", &TrainConfig::adamBeta1),
@@ -223,6 +224,9 @@ void TrainConfig::validate() const {
   require(checkpointEvery >= 0, "checkpoint_every must not be negative");
   require(finite(autosaveMinutes) && autosaveMinutes >= 0, "autosave_minutes must not be negative");
   require(dataLimit >= 0, "data_limit must not be negative");
+  require(negativeGroups >= 1 && batch % negativeGroups == 0 && batch / negativeGroups >= 2,
+          "negative_groups must divide the batch into groups of at least 2 images, got " +
+              std::to_string(negativeGroups) + " groups for batch " + std::to_string(batch));
 }
 
 std::string TrainConfig::toJson() const {

@@ -56,13 +56,17 @@ torch::Tensor imagesToTensor(const ImageSet& set, const std::vector<std::int64_t
 }
 
 BatchLoader::BatchLoader(std::shared_ptr<const ImageSet> data, int batch, LoaderOptions options)
-    : m_data(std::move(data)), m_batch(batch), m_opt(options) {
-  if (!m_data || m_data->count < batch)
+    : m_data(std::move(data)),
+      m_batch(batch),
+      m_globalBatch(static_cast<std::int64_t>(batch) * std::max(1, options.worldSize)),
+      m_opt(options) {
+  if (!m_data || m_data->count < m_globalBatch)
     throw Error("the data set has " + std::to_string(m_data ? m_data->count : 0) +
-                " images, fewer than one batch of " + std::to_string(batch));
+                " images, fewer than one " + (m_globalBatch > batch ? "global " : "") +
+                "batch of " + std::to_string(m_globalBatch));
   m_opt.targetHeight = std::max(m_opt.targetHeight, m_data->height);
   m_opt.targetWidth = std::max(m_opt.targetWidth, m_data->width);
-  m_stepsPerEpoch = m_data->count / batch;  // the last partial batch is dropped
+  m_stepsPerEpoch = m_data->count / m_globalBatch;  // the last partial batch is dropped
 }
 
 BatchLoader::~BatchLoader() { stopThread(); }
@@ -103,8 +107,11 @@ Batch BatchLoader::make(std::int64_t step) {
   float* p = b.images.data_ptr<float>();
   auto* lab = b.labels.data_ptr<std::int64_t>();
   std::uint64_t aug = mix(m_opt.seed * 0xD1B54A32D192ED03ull ^ mix(static_cast<std::uint64_t>(step)));
-  for (int i = 0; i < m_batch; ++i) {
-    const std::int64_t idx = perm[within * m_batch + i];
+  // Walk the whole global batch so the augmentation stream is that of one process with the
+  // global batch; keep this rank's slice.
+  const std::int64_t first = static_cast<std::int64_t>(m_opt.rank) * m_batch;
+  for (std::int64_t g = 0; g < first + m_batch; ++g) {
+    const std::int64_t idx = perm[within * m_globalBatch + g];
     int dy = 0, dx = 0;
     bool flip = false;
     if (m_opt.cropPad > 0) {
@@ -117,6 +124,8 @@ Batch BatchLoader::make(std::int64_t step) {
       aug = mix(aug);
       flip = (aug >> 40) & 1;
     }
+    if (g < first) continue;
+    const std::int64_t i = g - first;
     writeImage(*m_data, idx, th, tw, dy, dx, flip,
                p + static_cast<std::size_t>(i) * c * th * tw);
     lab[i] = m_data->labelled() ? m_data->labels[idx] : -1;

@@ -24,6 +24,11 @@ struct LoaderOptions {
   bool hflip = false;
   std::uint64_t seed = 0;
   int prefetch = 4;
+  // Data parallelism: a step's global batch is worldSize x batch images taken from the epoch's
+  // order; this rank gets the slice [rank x batch, (rank + 1) x batch) of it, augmented exactly
+  // as one process with the global batch would augment those images.
+  int worldSize = 1;
+  int rank = 0;
 };
 
 struct Batch {
@@ -60,6 +65,7 @@ class BatchLoader final {
 
   std::shared_ptr<const ImageSet> m_data;
   int m_batch;
+  std::int64_t m_globalBatch;
   LoaderOptions m_opt;
   std::int64_t m_stepsPerEpoch;
   std::int64_t m_permEpoch = -1;

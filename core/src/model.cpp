@@ -59,6 +59,32 @@ PairScores DimModelImpl::globalPairs(const EncoderOutputs& f) {
   return m_globalDisc ? m_globalDisc(f.local, f.y) : m_globalDot(f.local, f.y);
 }
 
+namespace {
+
+// Scores each of `groups` equal slices of the batch on its own (negatives only from the anchor's
+// slice, as on a data-parallel rank) and stacks the anchors' positives and negatives.
+template <typename Score>
+PairScores scoreInGroups(const EncoderOutputs& f, int groups, Score score) {
+  const auto n = f.y.size(0);
+  if (groups <= 1 || n % groups != 0) return score(f);
+  const auto size = n / groups;
+  std::vector<torch::Tensor> pos, neg;
+  for (int k = 0; k < groups; ++k) {
+    EncoderOutputs part;
+    part.local = f.local.narrow(0, k * size, size);
+    part.y = f.y.narrow(0, k * size, size);
+    PairScores s = score(part);
+    pos.push_back(s.pos);
+    neg.push_back(s.neg);
+  }
+  PairScores s;
+  s.pos = torch::cat(pos);
+  s.neg = torch::cat(neg);
+  return s;
+}
+
+}  // namespace
+
 DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
                                  MineState* globalMine, std::uint64_t step) {
   const auto& c = m_config;
@@ -71,13 +97,16 @@ DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineS
     const auto& map = out.features.local;
     out.localSubset = sampleLocations(map.size(2) * map.size(3), step);
     if (out.localSubset.defined()) out.localSubset = out.localSubset.to(map.device());
-    out.localScores = localPairs(out.features, out.localSubset);
+    out.localScores = scoreInGroups(out.features, c.negativeGroups, [&](const EncoderOutputs& f) {
+      return localPairs(f, out.localSubset);
+    });
     out.local = estimateMI(c.estimator, clip(out.localScores.pos), clip(out.localScores.neg), lm,
                            c.mineEmaRate);
     total = total + c.beta * out.local->loss;
   }
   if (globalActive(c)) {
-    auto g = globalPairs(out.features);
+    auto g = scoreInGroups(out.features, c.negativeGroups,
+                           [&](const EncoderOutputs& f) { return globalPairs(f); });
     out.global = estimateMI(c.estimator, clip(g.pos), clip(g.neg), gm, c.mineEmaRate);
     total = total + c.alpha * out.global->loss;
   }

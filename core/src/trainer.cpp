@@ -20,6 +20,7 @@
 
 #include "archspec.h"
 #include "checkpoint.h"
+#include "distributed.h"
 #include "fileutil.h"
 #include "infomax/architecture.h"
 #include "infomax/error.h"
@@ -118,6 +119,15 @@ struct Trainer::Impl {
   std::atomic<bool> running{false};
   std::int64_t injectAt = -1;
 
+  DistributedOptions dist;
+  std::unique_ptr<ProcessGroupHandle> pg;
+  std::unique_ptr<GradientReducer> reducer;
+  double commMs = 0;  // blocked on collectives since run() started
+  bool distributed() const { return pg != nullptr; }
+  bool writesFiles() const { return dist.rank == 0; }
+  // Data parallel: every rank leaves the loop at the same step, once any rank asked to stop.
+  std::atomic<bool> stopAgreed{false};
+
   std::mutex sampleMutex;
   std::vector<MetricSample> pending;
   std::function<void()> listener;
@@ -126,6 +136,10 @@ struct Trainer::Impl {
 
   void build(TrainConfig config);
   void createRunFolder();
+  // Joins the process group, checks every rank runs the same settings, takes rank 0's state.
+  void initDistributed();
+  void allReduceMean(const std::vector<torch::Tensor>& grads);
+  void dumpParameters() const;
   json metaJson() const;
   std::string saveCheckpointTo(const std::string& path);
   void loadCheckpoint(const std::string& path);
@@ -184,12 +198,76 @@ void Trainer::Impl::build(TrainConfig config) {
   lo.hflip = cfg.hflip;
   lo.seed = cfg.seed;
   lo.prefetch = cfg.prefetch;
+  lo.worldSize = dist.worldSize;
+  lo.rank = dist.rank;
   loader = std::make_unique<BatchLoader>(data, cfg.batch, lo);
-  total = cfg.totalSteps(data->count);
+  TrainConfig global = cfg;  // epochs count global batches
+  global.batch = cfg.batch * dist.worldSize;
+  total = global.totalSteps(data->count);
+}
+
+void Trainer::Impl::initDistributed() {
+  if (!dist.enabled()) return;
+  pg = std::make_unique<ProcessGroupHandle>(dist, device);
+  // Every setting that changes what is computed must agree; out and threads may differ.
+  TrainConfig shared = cfg;
+  shared.outDir.clear();
+  shared.threads = 0;
+  shared.prefetch = 4;
+  pg->checkSame("infomax/config", shared.toJson(), "settings");
+  pg->checkSame("infomax/start", std::to_string(step.load()), "start step");
+  // Fresh runs seed alike, resumed ones read one checkpoint; broadcasting rank 0's parameters
+  // and buffers makes them identical even so (as DistributedDataParallel does).
+  std::vector<torch::Tensor> state;
+  for (auto& p : model->parameters()) state.push_back(p.detach());
+  for (auto& b : model->buffers()) state.push_back(b);
+  if (prior) {
+    for (auto& p : prior->parameters()) state.push_back(p.detach());
+  }
+  {
+    torch::NoGradGuard g;
+    pg->broadcast(state, 0);
+  }
+  reducer = std::make_unique<GradientReducer>(*pg, model->parameters(), dist.overlap);
+}
+
+void Trainer::Impl::allReduceMean(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : params)
+    parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
+  auto flat = torch::cat(parts);
+  const auto t0 = Clock::now();
+  pg->allReduceSum(flat);
+  commMs += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  flat.div_(dist.worldSize);
+  torch::NoGradGuard g;
+  std::int64_t offset = 0;
+  for (auto p : params) {
+    auto avg = flat.narrow(0, offset, p.numel()).view(p.sizes());
+    offset += p.numel();
+    if (p.grad().defined())
+      p.mutable_grad().copy_(avg);
+    else
+      p.mutable_grad() = avg.clone();
+  }
+}
+
+void Trainer::Impl::dumpParameters() const {
+  if (dist.dumpParameters.empty()) return;
+  std::string path = dist.dumpParameters;
+  if (const auto at = path.find("{rank}"); at != std::string::npos)
+    path.replace(at, 6, std::to_string(dist.rank));
+  std::string bytes;
+  for (const auto& p : model->parameters()) {
+    auto t = p.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    bytes.append(reinterpret_cast<const char*>(t.data_ptr<float>()),
+                 static_cast<std::size_t>(t.numel()) * sizeof(float));
+  }
+  writeFileAtomic(path, bytes);
 }
 
 void Trainer::Impl::createRunFolder() {
-  if (cfg.outDir.empty()) return;
+  if (cfg.outDir.empty() || !writesFiles()) return;
   runDir = cfg.outDir;
   if (fs::exists(fs::path(runDir) / "checkpoints") && !fs::is_empty(fs::path(runDir) / "checkpoints"))
     throw Error("run folder " + runDir +
@@ -203,6 +281,7 @@ json Trainer::Impl::metaJson() const {
   json m;
   m["format"] = 1;
   m["step"] = step.load();
+  m["world_size"] = dist.worldSize;
   m["epoch"] = static_cast<double>(step.load()) / loader->stepsPerEpoch();
   m["total_steps"] = total;
   m["lr"] = lr.load();
@@ -301,14 +380,36 @@ bool Trainer::Impl::trainStep(const Batch& batch, MetricSample& sample,
   }
   double loss = out.total.item<double>();
   if (injectAt == batch.step) loss = std::numeric_limits<double>::quiet_NaN();
-  if (!std::isfinite(loss)) {
+  bool rejectAll = !std::isfinite(loss);
+  if (distributed()) {
+    // Every rank must take the same branch (backward with its collectives, or rollback), and a
+    // stop asked of any rank stops all of them after this step.
+    auto flags = torch::tensor({std::isfinite(loss) ? 0.0f : 1.0f, stopRequested ? 1.0f : 0.0f});
+    const auto t0 = Clock::now();
+    pg->allReduceSum(flags);
+    commMs += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    rejectAll = flags[0].item<float>() > 0;
+    if (flags[1].item<float>() > 0) stopAgreed = true;
+    if (rejectAll && std::isfinite(loss)) {
+      rollback();
+      why = "the loss became non-finite on another rank";
+      return false;
+    }
+  }
+  if (rejectAll) {
     rollback();
     why = std::string("the loss became ") + (std::isnan(loss) ? "nan" : formatValue(loss));
     return false;
   }
   opt->zero_grad();
+  if (reducer) reducer->prepare();
   out.total.backward();
-  // Gradient hook point: a data-parallel trainer all-reduces gradients here.
+  // Data parallel: buckets already went out from the gradient hooks during backward; wait for
+  // them and install the averaged gradients (identical on every rank).
+  if (reducer) {
+    reducer->finish();
+    commMs += reducer->lastWaitMs();
+  }
   torch::Tensor gradSum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
   for (auto& p : model->parameters())
     if (p.grad().defined()) gradSum += p.grad().sum().to(torch::kDouble);
@@ -324,11 +425,16 @@ bool Trainer::Impl::trainStep(const Batch& batch, MetricSample& sample,
     auto gen = at::detail::createCPUGenerator(cfg.seed * 0x9E3779B97F4A7C15ull + batch.step);
     auto y = out.features.y.detach();
     auto q = torch::sigmoid(y);
-    auto u = torch::rand(q.sizes(), gen, q.options().device(torch::kCPU)).to(device);
+    // Drawn for the global batch and sliced, so W ranks see the samples one process would.
+    auto u = torch::rand({q.size(0) * dist.worldSize, q.size(1)}, gen,
+                         q.options().device(torch::kCPU))
+                 .narrow(0, q.size(0) * dist.rank, q.size(0))
+                 .to(device);
     namespace F = torch::nn::functional;
     auto dLoss = F::softplus(prior(q)).mean() + F::softplus(-prior(u)).mean();
     priorOpt->zero_grad();
     dLoss.backward();
+    if (distributed()) allReduceMean(prior->parameters());
     priorOpt->step();
     sample.priorDiscLoss = dLoss.item<double>();
     sample.priorLoss = out.priorLoss.item<double>();
@@ -368,34 +474,45 @@ void Trainer::Impl::publish(std::vector<MetricSample> rows) {
   if (listener) listener();
 }
 
-Trainer::Trainer(TrainConfig config) : m_impl(std::make_unique<Impl>()) {
+Trainer::Trainer(TrainConfig config, DistributedOptions dist) : m_impl(std::make_unique<Impl>()) {
+  dist.validate();
+  m_impl->dist = dist;
   try {
     m_impl->build(std::move(config));
   } catch (const c10::Error& e) {
     throw Error(std::string("cannot build the model: ") + e.what_without_backtrace());
   }
   m_impl->createRunFolder();
+  m_impl->initDistributed();
 }
 
 Trainer::Trainer(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Trainer::~Trainer() = default;
 
-std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t extraSteps) {
+std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t extraSteps,
+                                         DistributedOptions dist) {
+  dist.validate();
   const std::string ckpt = resolveCheckpointPath(path);
   CheckpointFile f = readCheckpointFile(ckpt);
   TrainConfig cfg = configFromCheckpoint(f, ckpt);
+  const json& savedWorld = f.meta.contains("world_size") ? f.meta["world_size"] : json(1);
+  if (!savedWorld.is_number_integer() || savedWorld.get<std::int64_t>() != dist.worldSize)
+    throw Error("checkpoint " + ckpt + " was saved by a run of world size " + savedWorld.dump() +
+                "; resume it with the same world size (this one has " +
+                std::to_string(dist.worldSize) + "): batch and data order are per world size");
   const std::int64_t at = f.meta.value("step", std::int64_t{0});
   if (extraSteps > 0) cfg.steps = at + extraSteps;
   // The run folder is the one that holds the checkpoint.
   const fs::path dir = fs::path(ckpt).parent_path();
   cfg.outDir = dir.filename() == "checkpoints" ? dir.parent_path().string() : std::string();
   auto impl = std::make_unique<Impl>();
+  impl->dist = dist;
   try {
     impl->build(cfg);
   } catch (const c10::Error& e) {
     throw Error("checkpoint " + ckpt + ": cannot rebuild its model: " + e.what_without_backtrace());
   }
-  impl->runDir = cfg.outDir;
+  impl->runDir = impl->writesFiles() ? cfg.outDir : std::string();
   impl->loadCheckpoint(ckpt);
   if (!impl->runDir.empty()) {
     // Drop metrics logged after the checkpoint (they will be recomputed) and any torn last line.
@@ -418,6 +535,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t e
     }
     writeFileAtomic(csv, kept);
   }
+  impl->initDistributed();
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
@@ -454,6 +572,8 @@ RunResult Trainer::run() {
 
   const auto start = Clock::now();
   const double wallAtStart = d.wallOffset;
+  const std::int64_t stepAtStart = d.step;
+  d.commMs = 0;
   auto wallNow = [&] {
     return wallAtStart + std::chrono::duration<double>(Clock::now() - start).count();
   };
@@ -467,8 +587,8 @@ RunResult Trainer::run() {
   try {
     d.loader->start(d.step);
     while (d.step < d.total) {
-      if (d.stopRequested) break;
-      if (d.paused) {
+      if (d.distributed() ? d.stopAgreed.load() : d.stopRequested.load()) break;
+      if (d.paused && !d.distributed()) {  // a paused rank would stall its peers into timeouts
         std::unique_lock<std::mutex> lock(d.pauseMutex);
         d.pauseCv.wait_for(lock, std::chrono::milliseconds(100));
         lastSample = Clock::now();
@@ -523,7 +643,8 @@ RunResult Trainer::run() {
         s.epoch = static_cast<double>(next) / d.loader->stepsPerEpoch();
         s.wallSeconds = wallNow();
         s.lr = lrNow;
-        s.imagesPerSecond = secs > 0 ? stepsSinceSample * d.cfg.batch / secs : kNoValue;
+        s.imagesPerSecond =
+            secs > 0 ? stepsSinceSample * d.cfg.batch * d.dist.worldSize / secs : kNoValue;
         s.dataWaitMs = waitSum / stepsSinceSample;
         s.stepMs = stepSum / stepsSinceSample;
         waitSum = stepSum = 0;
@@ -542,6 +663,9 @@ RunResult Trainer::run() {
     }
     d.wallOffset = wallNow();
     writeCheckpoint();
+    // No rank reports success before rank 0's final checkpoint is on disk.
+    if (d.distributed()) d.pg->barrier();
+    d.dumpParameters();
     result.status = d.step >= d.total ? RunStatus::Finished : RunStatus::Stopped;
     result.message = d.step >= d.total ? "finished " + std::to_string(d.step.load()) + " steps"
                                        : "stopped at step " + std::to_string(d.step.load());
@@ -554,6 +678,12 @@ RunResult Trainer::run() {
   }
   result.step = d.step;
   result.lastCheckpoint = d.lastCheckpoint;
+  if (d.reducer) {
+    const double steps = std::max<double>(1, static_cast<double>(d.step - stepAtStart));
+    result.commWaitMsPerStep = d.commMs / steps;
+    result.gradientBytesPerStep = static_cast<double>(d.reducer->bytes());
+    result.gradientBuckets = static_cast<int>(d.reducer->buckets());
+  }
   return result;
 }
 
@@ -591,6 +721,7 @@ double Trainer::learningRate() const { return m_impl->lr; }
 const TrainConfig& Trainer::config() const { return m_impl->cfg; }
 std::string Trainer::runDir() const { return m_impl->runDir; }
 int Trainer::trainImages() const { return m_impl->data->count; }
+const DistributedOptions& Trainer::distributed() const { return m_impl->dist; }
 
 std::string Trainer::describeModel() const {
   const auto& info = m_impl->arch.info;

@@ -51,6 +51,10 @@ struct TrainConfig {
   // cost scales with it). The default 0.5 kept probe accuracy within 0.4 points of all
   // positions while a 512-wide head lost 3 points on Y (docs/BENCHMARKS.md).
   double localFraction = 0.5;
+  // >1: the batch is split into this many equal groups and an anchor's negatives come only from
+  // its own group. One process with batch W*B and W groups computes what W data-parallel ranks
+  // with batch B each compute (their negatives come from their own batch).
+  int negativeGroups = 1;
 
   // Optimisation
   int batch = 64;

@@ -12,6 +12,7 @@
 
 #include "infomax/architecture.h"
 #include "infomax/config.h"
+#include "infomax/distributed.h"
 #include "infomax/metrics.h"
 
 namespace infomax {
@@ -24,16 +25,27 @@ struct RunResult {
   std::int64_t step = 0;
   std::string message;         // why it ended, for a user
   std::string lastCheckpoint;  // path of the last checkpoint written (empty if none)
+  // Data-parallel runs: mean time per step this rank spent blocked on collectives (gradient
+  // all-reduce not hidden behind backward, the per-step agreement on loss/stop, the prior's
+  // gradients), the gradient bytes all-reduced per step and the number of buckets.
+  double commWaitMsPerStep = 0;
+  double gradientBytesPerStep = 0;
+  int gradientBuckets = 0;
 };
 
 class Trainer final {
  public:
   // Loads the data, builds the model, creates the run folder (config.json). Throws Error.
-  explicit Trainer(TrainConfig config);
+  // With dist.worldSize > 1 this rank joins a data-parallel run: it rendezvouses with the others
+  // (throws Error when they do not come within the timeout), takes rank 0's parameters, and only
+  // rank 0 writes the run folder. config.batch is the per-rank batch.
+  explicit Trainer(TrainConfig config, DistributedOptions dist = {});
   // Continues a run from a checkpoint file or a run folder (its latest checkpoint).
-  // extraSteps > 0 extends the run by that many steps beyond the checkpoint.
+  // extraSteps > 0 extends the run by that many steps beyond the checkpoint. Every rank of a
+  // distributed resume reads the same checkpoint (the world size must be the one it was saved
+  // with).
   static std::unique_ptr<Trainer> resume(const std::string& checkpointOrRunDir,
-                                         std::int64_t extraSteps = 0);
+                                         std::int64_t extraSteps = 0, DistributedOptions dist = {});
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -65,6 +77,7 @@ class Trainer final {
   std::string describeModel() const;  // architecture and parameter counts, for logs
   const ArchitectureInfo& architecture() const;  // the encoder's, for the input it is fed
   int trainImages() const;
+  const DistributedOptions& distributed() const;
 
   // Writes a checkpoint now (only while run() is not going). Returns its path.
   std::string saveCheckpoint(const std::string& path = {});
