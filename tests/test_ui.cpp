@@ -17,6 +17,7 @@
 #include <QTest>
 #include <QTextStream>
 #include <QTreeWidget>
+#include <QListWidget>
 #include <QAbstractItemModel>
 #include <QTabWidget>
 #include <random>
@@ -31,6 +32,7 @@
 #include "mainwindow.h"
 #include "metricscsv.h"
 #include "metricsplot.h"
+#include "neighbourview.h"
 #include "pairinspectorview.h"
 #include "runsetuppanel.h"
 #include "runspanel.h"
@@ -543,6 +545,44 @@ class TestUi : public QObject {
     QTRY_VERIFY(!panel.isValid());
     QVERIFY2(panel.validationMessage().contains(QStringLiteral("tiny")),
              qPrintable(panel.validationMessage()));
+  }
+
+  void neighbourViewSearchesTheRepresentation() {
+    if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
+    QTemporaryDir dir;
+    const QString runDir = dir.filePath(QStringLiteral("run"));
+    {
+      Trainer trainer(smallConfig(runDir, 3));
+      QCOMPARE(static_cast<int>(trainer.run().status), static_cast<int>(RunStatus::Finished));
+    }
+    NeighbourView view;
+    view.resize(1300, 800);
+    view.setSource(runDir);
+    view.setIndexSettings(QStringLiteral("y"), QStringLiteral("test"), 400);
+    QSignalSpy ready(&view, &NeighbourView::indexReady);
+    view.buildIndex();
+    QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 60000);
+    QCOMPARE(view.index()->count(), 400);
+    view.queryIndex(12);
+    QCOMPARE(view.queryRow(), 12);
+    QCOMPARE(static_cast<int>(view.results().size()), 16);
+    for (const auto& n : view.results()) QVERIFY(n.index != 12);
+    auto* list = view.findChild<QListWidget*>(QStringLiteral("neighbourList"));
+    QVERIFY(list);
+    QCOMPARE(list->count(), 16);
+    // Double-clicking a neighbour makes it the query.
+    const int next = list->item(0)->data(Qt::UserRole).toInt();
+    Q_EMIT list->itemDoubleClicked(list->item(0));
+    QCOMPARE(view.queryRow(), next);
+    // Patch search lists other images' patches; export writes a real picture.
+    view.patchSearch(3, 3);
+    QVERIFY(!view.patchResults().empty());
+    const QString png = dir.filePath(QStringLiteral("neighbours.png"));
+    QCOMPARE(view.exportPng(png), QString());
+    QVERIFY(distinctColours(QImage(png)) > 10);
+    if (qEnvironmentVariableIsSet("INFOMAX_TEST_SHOTS"))  // to look at what a user sees
+      QFile::copy(png, qEnvironmentVariable("INFOMAX_TEST_SHOTS") + QStringLiteral("/neighbours.png"));
+    QVERIFY(!view.queryImageFile(dir.filePath(QStringLiteral("none.png"))).isEmpty());
   }
 
   void openRunFolderShowsHistory() {

@@ -33,6 +33,7 @@
 #include "metricscsv.h"
 #include "metricsplot.h"
 #include "runsetuppanel.h"
+#include "neighbourview.h"
 #include "pairinspectorview.h"
 #include "receptivefieldview.h"
 #include "runspanel.h"
@@ -66,11 +67,17 @@ MainWindow::MainWindow(QWidget* parent)
   m_tabs->addTab(m_pairs, tr("Pairs"));
   m_fields = new ReceptiveFieldView(this);
   m_tabs->addTab(m_fields, tr("Receptive fields"));
+  m_neighbours = new NeighbourView(this);
+  m_tabs->addTab(m_neighbours, tr("Neighbours"));
+  connect(m_neighbours, &NeighbourView::failed, this,
+          [this](const QString& message) { showError(tr("Nearest neighbours"), message); });
   setCentralWidget(m_tabs);
   // The inspector loads its model only when its tab is shown (scoring competes with training).
   connect(m_tabs, &QTabWidget::currentChanged, this, [this] {
     syncPairInspector();
     syncFieldView();
+    if (m_tabs->currentWidget() == m_neighbours && !m_runDir.isEmpty())
+      m_neighbours->setSource(m_runDir);
   });
   connect(m_fields, &ReceptiveFieldView::errorOccurred, this,
           [this](const QString& message) { statusBar()->showMessage(message, 8000); });

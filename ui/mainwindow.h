@@ -29,6 +29,7 @@ class RunSetupPanel;
 class RunsPanel;
 class PairInspectorView;
 class ReceptiveFieldView;
+class NeighbourView;
 class TrainingController;
 
 class MainWindow final : public QMainWindow {
@@ -58,6 +59,7 @@ class MainWindow final : public QMainWindow {
   RunsPanel* runsPanel() const { return m_runs; }
   PairInspectorView* pairInspector() const { return m_pairs; }
   ReceptiveFieldView* fieldView() const { return m_fields; }
+  NeighbourView* neighbourView() const { return m_neighbours; }
   QTabWidget* tabs() const { return m_tabs; }
   QStringList recentRuns() const;
   TrainingController* controller() const { return m_controller.get(); }
@@ -101,6 +103,7 @@ class MainWindow final : public QMainWindow {
   PairInspectorView* m_pairs = nullptr;
   QString m_pairsSource;
   ReceptiveFieldView* m_fields = nullptr;
+  NeighbourView* m_neighbours = nullptr;
   QString m_fieldsSource;  // the run folder the receptive-field view shows
   QString m_fieldsData;    // the data set it shows images of  // the run folder the pair inspector shows (set when its tab opens)
   QDockWidget* m_runsDock = nullptr;
