@@ -85,6 +85,10 @@ class TestMiLabView : public QObject {
     // InfoNCE (second estimator) never above log N in what the view holds.
     for (const auto& p : view.points()) QVERIFY(p.estimate[1] <= std::log(16.0) + 1e-6);
 
+    // To look at what a user sees: INFOMAX_MILAB_SCREENSHOT=FILE saves the widget there.
+    if (const QString shot = qEnvironmentVariable("INFOMAX_MILAB_SCREENSHOT"); !shot.isEmpty())
+      view.grab().save(shot);
+
     QTemporaryDir dir;
     const QString png = dir.filePath(QStringLiteral("lab.png"));
     const QString csv = dir.filePath(QStringLiteral("lab.csv"));
