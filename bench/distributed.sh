@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Data-parallel throughput on this machine: 1 process x T threads (global batch B) against
+# P processes x 1 thread each (per-rank batch B/P, same global batch), over 127.0.0.1 with
+# c10d/Gloo; also P processes without overlapping the all-reduce with backward. Prints, per
+# setting, images/s over the last logged interval (warm-up excluded) and the time each rank spent
+# blocked on collectives per step.
+#
+#   bench/distributed.sh [BUILD_DIR] [STEPS] [GLOBAL_BATCH] [PROCS]
+#   extra train flags through INFOMAX_BENCH_FLAGS (e.g. "--head-units 512")
+set -euo pipefail
+BUILD=${1:-build}
+STEPS=${2:-40}
+BATCH=${3:-64}
+PROCS=${4:-2}
+CLI=$BUILD/app/infomax
+[ -x "$CLI" ] || { echo "no $CLI (build first)" >&2; exit 1; }
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+# Log once after a warm-up of STEPS/4 steps, then at the end: the last row is the steady state.
+WARM=$((STEPS / 4))
+COMMON=(--data-limit 8192 --steps "$STEPS" --log-every "$WARM" --checkpoint-every 0
+        --autosave-minutes 0 --quiet --json ${INFOMAX_BENCH_FLAGS:-})
+if pgrep -x ninja >/dev/null || pgrep -x cc1plus >/dev/null; then
+  echo "WARNING: a build is running; numbers will be low" >&2
+fi
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d$2)" "$1"; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+single() {  # threads
+  "$CLI" train "${COMMON[@]}" --batch "$BATCH" --threads "$1" --out "$OUT/one-$1" >"$OUT/one-$1.json"
+  printf '1 process  x %d threads, batch %3d         : %7.1f img/s, step %.0f ms\n' "$1" "$BATCH" \
+    "$(field "$OUT/one-$1.json" "['last']['img_per_s']")" "$(field "$OUT/one-$1.json" "['last']['step_ms']")"
+}
+
+multi() {  # label, extra flags...
+  local label=$1; shift
+  local port per=$((BATCH / PROCS)) pids=()
+  port=$(free_port)
+  for ((r = 0; r < PROCS; r++)); do
+    "$CLI" train "${COMMON[@]}" --batch "$per" --threads 1 --world-size "$PROCS" --rank "$r" \
+      --master "127.0.0.1:$port" --out "$OUT/$label" "$@" >"$OUT/$label-$r.json" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  printf '%d processes x 1 thread, batch %3d x %d (%s): %7.1f img/s; blocked on collectives %s ms/step (rank 0), %s ms/step (rank 1); gradient %s MB in %s buckets\n' \
+    "$PROCS" "$per" "$PROCS" "$label" \
+    "$(field "$OUT/$label-0.json" "['last']['img_per_s']")" \
+    "$(field "$OUT/$label-0.json" "['comm_wait_ms_per_step']")" \
+    "$(field "$OUT/$label-1.json" "['comm_wait_ms_per_step']")" \
+    "$(python3 -c "import json; print(round(json.load(open('$OUT/$label-0.json'))['gradient_bytes_per_step']/1e6, 2))")" \
+    "$(field "$OUT/$label-0.json" "['gradient_buckets']")"
+}
+
+single 1
+single 2
+multi overlap
+multi no-overlap --dist-no-overlap
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
