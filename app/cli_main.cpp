@@ -1085,10 +1085,15 @@ int cmdMiLab(Args& a) {
           std::snprintf(b, sizeof b, "ceiling log N = %.3f", r.logN);
           note = b;
         }
+        if (e == MiLabEstimator::Mine) note = "loss = the surrogate with MINE's corrected gradient";
         if (s.nonFinite > 0)
           note += (note.empty() ? "" : "; ") + std::to_string(s.nonFinite) + " non-finite steps skipped";
-        std::printf("  %-10s %9.3f %+9.3f %8.3f %9.3f  %s\n", displayName(e), s.mean, s.bias, s.std,
-                    s.objectiveMean, note.c_str());
+        if (s.samples == 0)
+          std::printf("  %-10s %9s %9s %8s %9s  stopped before step %lld\n", displayName(e), "-", "-",
+                      "-", "-", static_cast<long long>(lv.tailBegin));
+        else
+          std::printf("  %-10s %9.3f %+9.3f %8.3f %9.3f  %s\n", displayName(e), s.mean, s.bias,
+                      s.std, s.objectiveMean, note.c_str());
       }
     }
   }
