@@ -293,6 +293,9 @@ void MetricsPlot::addGraphs(Run& run) {
     in.smoothGraph = m_plot->addGraph(xAxis, yAxis);
     // The data handed over is already decimated to about two points per pixel column.
     in.rawGraph->setAdaptiveSampling(false);
+    // The faint raw line is a dense zig-zag when zoomed out; antialiasing it costs most of a
+    // frame and is invisible at its 25% opacity.
+    in.rawGraph->setAntialiased(false);
     in.smoothGraph->setAdaptiveSampling(false);
   }
 }
@@ -520,9 +523,8 @@ void MetricsPlot::redecimate() {
   m_decWidth = width;
   std::vector<double> k, v;
   // Raw lines (1 px, drawn on Qt's fast cosmetic path) keep every bucket's min and max, so spikes
-  // stay visible. Smoothed lines are 2 px wide, and stroking a wide zig-zag is slow, so when
-  // they are dense they get one mean point per three pixels; with smoothing off they are the raw
-  // values, decimated by min/max and drawn 1 px wide while dense.
+  // stay visible. Smoothed lines have no spikes to keep: one mean point per three pixels; with
+  // smoothing off they are the raw values, decimated by min/max.
   auto feed = [&](const DecimatedSeries& series, QCPGraph* graph, bool smoothLine) {
     if (!graph->visible()) {
       if (!graph->data()->isEmpty()) graph->data()->clear();
@@ -541,7 +543,9 @@ void MetricsPlot::redecimate() {
         graph->setScatterStyle(lone ? QCPScatterStyle(QCPScatterStyle::ssDisc, 6)
                                     : QCPScatterStyle());
       QPen pen = graph->pen();
-      const bool dense = m_smoothing <= 0 && static_cast<int>(k.size()) > width / 2;
+      // Qt strokes lines wider than 1 px as filled outlines, slowly when long: 2 px only while
+      // the visible part has few points (a short run, or zoomed in), 1 px once it is dense.
+      const bool dense = static_cast<int>(k.size()) > width / 8;
       pen.setWidthF(dense ? 1.0 : 2.0);
       graph->setPen(pen);
     }
