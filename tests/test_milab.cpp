@@ -140,11 +140,10 @@ class TestMiLab : public QObject {
             s.std);
       QCOMPARE(s.nonFinite, std::int64_t(0));
       QCOMPARE(s.samples, std::int64_t(750));
-      QVERIFY2(std::abs(s.bias) < 0.3,
-               qPrintable(QStringLiteral("%1: mean %2 vs true %3")
-                              .arg(displayName(c.estimators[i]))
-                              .arg(s.mean)
-                              .arg(lv.trueMi)));
+      QVERIFY2(std::abs(s.bias) < 0.3, qPrintable(QStringLiteral("%1: mean %2 vs true %3")
+                                                      .arg(displayName(c.estimators[i]))
+                                                      .arg(s.mean)
+                                                      .arg(lv.trueMi)));
       QVERIFY(s.std > 0 && s.std < 1);
     }
     // Early estimates are far from the truth (the critics learn), so the test is not vacuous.

@@ -103,8 +103,8 @@ class TestMiLabView : public QObject {
     QCOMPARE(lines[0], QByteArray("step,level,true_mi,jsd_mi,jsd_loss,nce_mi,nce_loss,dv_mi,"
                                   "dv_loss,nwj_mi,nwj_loss"));
     QVERIFY(lines[60].startsWith("59,1,2,"));
-    QVERIFY(view.exportPng(dir.filePath(QStringLiteral("missing/dir/x.png"))).contains(
-        QStringLiteral("cannot write")));
+    QVERIFY(view.exportPng(dir.filePath(QStringLiteral("missing/dir/x.png")))
+                .contains(QStringLiteral("cannot write")));
   }
 
   void stopEndsALongLab() {

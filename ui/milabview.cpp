@@ -39,11 +39,16 @@ constexpr double kSmoothing = 0.05;  // EMA weight of a new step in the smoothed
 
 QColor colourOf(MiLabEstimator e) {
   switch (e) {
-    case MiLabEstimator::Jsd: return QColor(31, 119, 180);
-    case MiLabEstimator::Nce: return QColor(255, 127, 14);
-    case MiLabEstimator::Dv: return QColor(44, 160, 44);
-    case MiLabEstimator::Mine: return QColor(148, 103, 189);
-    case MiLabEstimator::Nwj: return QColor(214, 39, 40);
+    case MiLabEstimator::Jsd:
+      return QColor(31, 119, 180);
+    case MiLabEstimator::Nce:
+      return QColor(255, 127, 14);
+    case MiLabEstimator::Dv:
+      return QColor(44, 160, 44);
+    case MiLabEstimator::Mine:
+      return QColor(148, 103, 189);
+    case MiLabEstimator::Nwj:
+      return QColor(214, 39, 40);
   }
   return Qt::black;
 }
@@ -122,8 +127,9 @@ void MiLabView::buildUi() {
   form->addRow(tr("Estimators"), boxes);
   m_batch = new QSpinBox(settings);
   m_batch->setRange(2, 4096);
-  m_batch->setToolTip(tr("N samples per step: N positive and N(N-1) negative pairs; InfoNCE "
-                         "cannot exceed log N"));
+  m_batch->setToolTip(
+      tr("N samples per step: N positive and N(N-1) negative pairs; InfoNCE "
+         "cannot exceed log N"));
   form->addRow(tr("Batch N"), m_batch);
   m_steps = new QSpinBox(settings);
   m_steps->setRange(1, 10'000'000);
@@ -190,8 +196,9 @@ void MiLabView::buildUi() {
   m_table = new QTableWidget(this);
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_table->verticalHeader()->setVisible(false);
-  m_table->setToolTip(tr("Per level: mean ± std of the per-step estimates over the level's last "
-                         "half, and the bias (mean - true MI), in nats"));
+  m_table->setToolTip(
+      tr("Per level: mean ± std of the per-step estimates over the level's last "
+         "half, and the bias (mean - true MI), in nats"));
 
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(m_plot);
@@ -454,18 +461,19 @@ void MiLabView::setError(const QString& message) {
 void MiLabView::updateButtons() {
   m_startButton->setEnabled(!m_running);
   m_stopButton->setEnabled(m_running);
-  for (QWidget* w : std::initializer_list<QWidget*>{m_dim, m_levelsEdit, m_batch, m_steps, m_seed,
-                                                    m_threads})
+  for (QWidget* w :
+       std::initializer_list<QWidget*>{m_dim, m_levelsEdit, m_batch, m_steps, m_seed, m_threads})
     w->setEnabled(!m_running);
   for (const auto& eb : m_estimatorBoxes) eb.second->setEnabled(!m_running);
 }
 
 QString MiLabView::exportPng(const QString& path) const {
-  const QSize size = m_plot->size().isValid() && m_plot->width() > 50 ? m_plot->size()
-                                                                        : QSize(900, 560);
+  const QSize size =
+      m_plot->size().isValid() && m_plot->width() > 50 ? m_plot->size() : QSize(900, 560);
   const QPixmap pixmap = m_plot->toPixmap(size.width(), size.height());
   QSaveFile file(path);
-  if (!file.open(QIODevice::WriteOnly)) return tr("cannot write %1: %2").arg(path, file.errorString());
+  if (!file.open(QIODevice::WriteOnly))
+    return tr("cannot write %1: %2").arg(path, file.errorString());
   if (!pixmap.save(&file, "PNG")) return tr("cannot encode PNG into %1").arg(path);
   if (!file.commit()) return tr("cannot write %1: %2").arg(path, file.errorString());
   return {};
@@ -495,17 +503,15 @@ QString MiLabView::exportCsv(const QString& path) const {
 }
 
 void MiLabView::exportPngClicked() {
-  const QString path = QFileDialog::getSaveFileName(this, tr("Export MI lab plot"),
-                                                    QStringLiteral("mi-lab.png"),
-                                                    tr("PNG images (*.png)"));
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Export MI lab plot"), QStringLiteral("mi-lab.png"), tr("PNG images (*.png)"));
   if (path.isEmpty()) return;
   if (const QString e = exportPng(path); !e.isEmpty()) setError(e);
 }
 
 void MiLabView::exportCsvClicked() {
-  const QString path = QFileDialog::getSaveFileName(this, tr("Export MI lab data"),
-                                                    QStringLiteral("mi-lab.csv"),
-                                                    tr("CSV files (*.csv)"));
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Export MI lab data"), QStringLiteral("mi-lab.csv"), tr("CSV files (*.csv)"));
   if (path.isEmpty()) return;
   if (const QString e = exportCsv(path); !e.isEmpty()) setError(e);
 }

@@ -101,7 +101,7 @@ class MiLabView final : public QWidget {
   QCPGraph* m_truth = nullptr;
   QCPGraph* m_ceiling = nullptr;
   std::vector<QCPGraph*> m_raw, m_smooth;  // per estimator of the running config
-  std::vector<double> m_ema;                // smoothed value per estimator (NaN: none yet)
+  std::vector<double> m_ema;               // smoothed value per estimator (NaN: none yet)
 
   // Run
   std::shared_ptr<Shared> m_shared;

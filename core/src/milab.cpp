@@ -116,11 +116,15 @@ TORCH_MODULE(SeparableCritic);
 
 Estimator engineEstimator(MiLabEstimator e) {
   switch (e) {
-    case MiLabEstimator::Jsd: return Estimator::Jsd;
-    case MiLabEstimator::Nce: return Estimator::Nce;
+    case MiLabEstimator::Jsd:
+      return Estimator::Jsd;
+    case MiLabEstimator::Nce:
+      return Estimator::Nce;
     case MiLabEstimator::Dv:
-    case MiLabEstimator::Mine: return Estimator::Dv;
-    case MiLabEstimator::Nwj: return Estimator::Nwj;
+    case MiLabEstimator::Mine:
+      return Estimator::Dv;
+    case MiLabEstimator::Nwj:
+      return Estimator::Nwj;
   }
   return Estimator::Jsd;
 }
@@ -156,22 +160,32 @@ struct Tally {
 
 const char* toString(MiLabEstimator e) {
   switch (e) {
-    case MiLabEstimator::Jsd: return "jsd";
-    case MiLabEstimator::Nce: return "nce";
-    case MiLabEstimator::Dv: return "dv";
-    case MiLabEstimator::Mine: return "mine";
-    case MiLabEstimator::Nwj: return "nwj";
+    case MiLabEstimator::Jsd:
+      return "jsd";
+    case MiLabEstimator::Nce:
+      return "nce";
+    case MiLabEstimator::Dv:
+      return "dv";
+    case MiLabEstimator::Mine:
+      return "mine";
+    case MiLabEstimator::Nwj:
+      return "nwj";
   }
   return "?";
 }
 
 const char* displayName(MiLabEstimator e) {
   switch (e) {
-    case MiLabEstimator::Jsd: return "JSD";
-    case MiLabEstimator::Nce: return "InfoNCE";
-    case MiLabEstimator::Dv: return "DV";
-    case MiLabEstimator::Mine: return "MINE";
-    case MiLabEstimator::Nwj: return "NWJ";
+    case MiLabEstimator::Jsd:
+      return "JSD";
+    case MiLabEstimator::Nce:
+      return "InfoNCE";
+    case MiLabEstimator::Dv:
+      return "DV";
+    case MiLabEstimator::Mine:
+      return "MINE";
+    case MiLabEstimator::Nwj:
+      return "NWJ";
   }
   return "?";
 }
@@ -183,20 +197,27 @@ std::vector<MiLabEstimator> miLabEstimatorsFromString(const std::string& list) {
   std::vector<MiLabEstimator> out;
   for (const auto& name : splitList(list)) {
     MiLabEstimator e;
-    if (name == "jsd") e = MiLabEstimator::Jsd;
-    else if (name == "nce" || name == "infonce") e = MiLabEstimator::Nce;
-    else if (name == "dv") e = MiLabEstimator::Dv;
-    else if (name == "mine") e = MiLabEstimator::Mine;
-    else if (name == "nwj") e = MiLabEstimator::Nwj;
+    if (name == "jsd")
+      e = MiLabEstimator::Jsd;
+    else if (name == "nce" || name == "infonce")
+      e = MiLabEstimator::Nce;
+    else if (name == "dv")
+      e = MiLabEstimator::Dv;
+    else if (name == "mine")
+      e = MiLabEstimator::Mine;
+    else if (name == "nwj")
+      e = MiLabEstimator::Nwj;
     else if (name == "all") {
       for (auto a : all)
         if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
       continue;
     } else
-      throw Error("unknown estimator '" + name + "' (choose all or a list of jsd, nce, dv, mine, nwj)");
+      throw Error("unknown estimator '" + name +
+                  "' (choose all or a list of jsd, nce, dv, mine, nwj)");
     if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
   }
-  if (out.empty()) throw Error("no estimator given (choose all or a list of jsd, nce, dv, mine, nwj)");
+  if (out.empty())
+    throw Error("no estimator given (choose all or a list of jsd, nce, dv, mine, nwj)");
   return out;
 }
 
@@ -227,7 +248,8 @@ double gaussianMi(int dim, double rho) {
 
 double rhoForMi(int dim, double mi) {
   require(dim >= 1, "dim must be >= 1 (got " + std::to_string(dim) + ")");
-  require(std::isfinite(mi) && mi >= 0, "MI must be a finite number >= 0 nats (got " + fmt(mi) + ")");
+  require(std::isfinite(mi) && mi >= 0,
+          "MI must be a finite number >= 0 nats (got " + fmt(mi) + ")");
   return std::sqrt(-std::expm1(-2.0 * mi / dim));
 }
 
@@ -238,7 +260,8 @@ void MiLabConfig::validate() const {
     require(std::isfinite(mi) && mi > 0, "MI level " + fmt(mi) + " must be > 0 nats");
     // rho must stay representably below 1 in float: 1 - rho^2 = exp(-2 mi / d).
     require(2.0 * mi / dim < 30, "MI level " + fmt(mi) + " is too high for dim " +
-                                     std::to_string(dim) + " (at most " + fmt(15.0 * dim) + " nats)");
+                                     std::to_string(dim) + " (at most " + fmt(15.0 * dim) +
+                                     " nats)");
   }
   require(!estimators.empty(), "no estimator given");
   for (std::size_t i = 0; i < estimators.size(); ++i)
@@ -252,7 +275,8 @@ void MiLabConfig::validate() const {
               std::to_string(miLevels.size()) + ")");
   require(hidden >= 1 && embed >= 1, "hidden and embed must be >= 1");
   require(std::isfinite(lr) && lr > 0, "lr must be > 0 (got " + fmt(lr) + ")");
-  require(mineRate > 0 && mineRate <= 1, "mine rate must lie in (0, 1] (got " + fmt(mineRate) + ")");
+  require(mineRate > 0 && mineRate <= 1,
+          "mine rate must lie in (0, 1] (got " + fmt(mineRate) + ")");
   require(tailFraction > 0 && tailFraction <= 1,
           "tail fraction must lie in (0, 1] (got " + fmt(tailFraction) + ")");
   require(logEvery >= 1, "log every must be >= 1 (got " + std::to_string(logEvery) + ")");
@@ -334,9 +358,9 @@ MiLabResult runMiLab(const MiLabConfig& config, const MiLabCallbacks& callbacks,
         // N x N scores as an N x N x 1 map: positives are the diagonal (N x 1), negatives every
         // other pairing (N x (N - 1)), exactly the split the local DIM term uses.
         auto [pos, neg] = splitScores(c.net->forward(x, y).unsqueeze(2));
-        MiEstimate est = estimateMI(engineEstimator(c.kind), pos, neg,
-                                    c.kind == MiLabEstimator::Mine ? &c.mine : nullptr,
-                                    config.mineRate);
+        MiEstimate est =
+            estimateMI(engineEstimator(c.kind), pos, neg,
+                       c.kind == MiLabEstimator::Mine ? &c.mine : nullptr, config.mineRate);
         const double loss = est.loss.item<double>();
         const double mi = est.mi.item<double>();
         if (!std::isfinite(loss) || !std::isfinite(mi)) {

@@ -22,7 +22,7 @@ namespace infomax {
 // correction (its estimate is the same DV bound).
 enum class MiLabEstimator { Jsd, Nce, Dv, Mine, Nwj };
 
-const char* toString(MiLabEstimator e);  // "jsd", "nce", "dv", "mine", "nwj"
+const char* toString(MiLabEstimator e);     // "jsd", "nce", "dv", "mine", "nwj"
 const char* displayName(MiLabEstimator e);  // "JSD", "InfoNCE", "DV", "MINE", "NWJ"
 // "all" (jsd, nce, dv, nwj) or a comma-separated list of names ("infonce" = "nce"); order kept,
 // duplicates dropped. Throws Error naming the unknown name.
@@ -42,14 +42,14 @@ struct MiLabConfig {
   std::vector<double> miLevels = {2, 4, 6, 8};  // nats; one segment of the staircase each
   std::vector<MiLabEstimator> estimators = {MiLabEstimator::Jsd, MiLabEstimator::Nce,
                                             MiLabEstimator::Dv, MiLabEstimator::Nwj};
-  int batch = 128;           // N: N positive and N (N - 1) negative pairs per step
+  int batch = 128;            // N: N positive and N (N - 1) negative pairs per step
   std::int64_t steps = 8000;  // in all; each level gets steps / levels (the last the rest)
-  int hidden = 256;          // f and g: d -> hidden -> hidden -> embed, ReLU
+  int hidden = 256;           // f and g: d -> hidden -> hidden -> embed, ReLU
   int embed = 32;
-  double lr = 5e-4;          // Adam
-  double mineRate = 0.01;    // MINE's moving-average rate
+  double lr = 5e-4;           // Adam
+  double mineRate = 0.01;     // MINE's moving-average rate
   double tailFraction = 0.5;  // summaries use the last part of each segment
-  int logEvery = 1;          // steps between points passed to onPoint
+  int logEvery = 1;           // steps between points passed to onPoint
   std::uint64_t seed = 1;
   int threads = 1;  // LibTorch threads on the calling thread (0 = every core)
 
@@ -65,26 +65,26 @@ struct MiLabConfig {
 struct MiLabPoint {
   std::int64_t step = 0;  // 0-based
   int level = 0;
-  double trueMi = 0;                // nats
-  std::vector<double> estimate;     // nats (JSD: the DV bound of its scores); NaN if non-finite
-  std::vector<double> objective;    // the loss the critic minimised at this step
+  double trueMi = 0;              // nats
+  std::vector<double> estimate;   // nats (JSD: the DV bound of its scores); NaN if non-finite
+  std::vector<double> objective;  // the loss the critic minimised at this step
 };
 
 struct MiLabEstimatorSummary {
-  double mean = 0;           // mean estimate over the segment's tail (finite steps)
-  double bias = 0;           // mean - true MI
-  double std = 0;            // standard deviation of the per-step estimates in the tail
-  double objectiveMean = 0;  // mean loss in the tail
-  std::int64_t samples = 0;  // finite steps in the tail
+  double mean = 0;             // mean estimate over the segment's tail (finite steps)
+  double bias = 0;             // mean - true MI
+  double std = 0;              // standard deviation of the per-step estimates in the tail
+  double objectiveMean = 0;    // mean loss in the tail
+  std::int64_t samples = 0;    // finite steps in the tail
   std::int64_t nonFinite = 0;  // steps of the whole segment whose loss was not finite (skipped)
 };
 
 struct MiLabLevelSummary {
   int level = 0;
   double trueMi = 0, rho = 0;
-  std::int64_t begin = 0, end = 0;  // steps [begin, end) of the segment as run
-  std::int64_t tailBegin = 0;       // first step the summary uses
-  bool complete = false;            // false when the lab stopped inside this segment
+  std::int64_t begin = 0, end = 0;                // steps [begin, end) of the segment as run
+  std::int64_t tailBegin = 0;                     // first step the summary uses
+  bool complete = false;                          // false when the lab stopped inside this segment
   std::vector<MiLabEstimatorSummary> estimators;  // parallel to MiLabConfig::estimators
 };
 
