@@ -4,9 +4,19 @@
 
 #include <QThread>
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "infomax/trainer.h"
 
 namespace infomax::ui {
+
+namespace {
+[[maybe_unused]] constexpr int kWorkerNice = 4;
+}  // namespace
 
 void TrainingController::ThreadDeleter::operator()(QThread* thread) const {
   thread->quit();
@@ -18,6 +28,14 @@ TrainingController::TrainingController(QObject* parent)
     : QObject(parent), m_context(std::make_unique<QObject>()), m_thread(new QThread) {
   m_thread->setObjectName(QStringLiteral("infomax-training"));
   m_context->moveToThread(m_thread.get());
+  // The worker (and the threads it starts: LibTorch's OpenMP pool, the batch prefetcher, which
+  // inherit it) runs a few nice levels below the GUI thread, so that on a machine whose cores
+  // are all training the window still gets the CPU when it needs it (bench_gui responsiveness).
+  connect(m_thread.get(), &QThread::started, m_thread.get(), [] {
+#ifdef __linux__
+    setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kWorkerNice);
+#endif
+  }, Qt::DirectConnection);
   m_thread->start();
 }
 

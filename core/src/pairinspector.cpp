@@ -96,6 +96,9 @@ std::unique_ptr<PairInspector> PairInspector::fromCheckpoint(const std::string& 
   impl->config = cfg;
   // Every location is scored: the inspector shows the whole map, not a step's random subset.
   impl->config.localFraction = 1.0;
+  // And every image of the batch is a negative for every other: a run trained with negative
+  // groups (one process standing in for several data-parallel ranks) is shown as one group.
+  impl->config.negativeGroups = 1;
   try {
     impl->model = DimModel(impl->arch, impl->config);
     torch::serialize::InputArchive archive;
