@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
                                                   "(repeatable)."),
                                    QStringLiteral("RUN"));
   const QCommandLineOption tab(QStringLiteral("tab"),
-                               QStringLiteral("Open on this tab: curves, pairs, fields or neighbours."),
+                               QStringLiteral("Open on this tab: curves, pairs, fields, neighbours or milab."),
                                QStringLiteral("NAME"));
   parser.addOptions({train, data, steps, out, open, compare, tab});
   parser.process(app);
@@ -87,12 +87,13 @@ int main(int argc, char** argv) {
   if (parser.isSet(tab)) {
     const QString name = parser.value(tab).toLower();
     const QStringList names = {QStringLiteral("curves"), QStringLiteral("pairs"),
-                               QStringLiteral("fields"), QStringLiteral("neighbours")};
+                               QStringLiteral("fields"), QStringLiteral("neighbours"),
+                               QStringLiteral("milab")};
     const int index = name == QLatin1String("rf") ? 2 : static_cast<int>(names.indexOf(name));
     const bool found = index >= 0 && index < window.tabs()->count();
     if (found) window.tabs()->setCurrentIndex(index);
     if (!found) {
-      std::fprintf(stderr, "infomax-studio: no tab '%s' (curves, pairs, fields, neighbours)\n",
+      std::fprintf(stderr, "infomax-studio: no tab '%s' (curves, pairs, fields, neighbours, milab)\n",
                    qPrintable(name));
       return 2;
     }

@@ -33,6 +33,7 @@
 #include "metricscsv.h"
 #include "metricsplot.h"
 #include "runsetuppanel.h"
+#include "milabview.h"
 #include "neighbourview.h"
 #include "pairinspectorview.h"
 #include "receptivefieldview.h"
@@ -69,6 +70,8 @@ MainWindow::MainWindow(QWidget* parent)
   m_tabs->addTab(m_fields, tr("Receptive fields"));
   m_neighbours = new NeighbourView(this);
   m_tabs->addTab(m_neighbours, tr("Neighbours"));
+  m_miLab = new MiLabView(this);
+  m_tabs->addTab(m_miLab, tr("MI lab"));
   connect(m_neighbours, &NeighbourView::failed, this,
           [this](const QString& message) { showError(tr("Nearest neighbours"), message); });
   setCentralWidget(m_tabs);

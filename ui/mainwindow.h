@@ -30,6 +30,7 @@ class RunsPanel;
 class PairInspectorView;
 class ReceptiveFieldView;
 class NeighbourView;
+class MiLabView;
 class TrainingController;
 
 class MainWindow final : public QMainWindow {
@@ -104,6 +105,7 @@ class MainWindow final : public QMainWindow {
   QString m_pairsSource;
   ReceptiveFieldView* m_fields = nullptr;
   NeighbourView* m_neighbours = nullptr;
+  MiLabView* m_miLab = nullptr;
   QString m_fieldsSource;  // the run folder the receptive-field view shows
   QString m_fieldsData;    // the data set it shows images of  // the run folder the pair inspector shows (set when its tab opens)
   QDockWidget* m_runsDock = nullptr;
