@@ -179,6 +179,8 @@ training
 output
   --out DIR            run folder (default runs/<date-time>)
   --log-every N        steps between logged metrics (default 10)
+  --eval-every N       online kNN accuracy of Y every N steps, logged as knn_acc (default 500;
+                       0 = off)   --eval-images N  reference images for it (default 2000)
   --checkpoint-every N steps between checkpoints (default 1000)
   --autosave-minutes M also checkpoint every M minutes of training (default 10; 0 = off)
   --config FILE        start from a config.json; flags override it
@@ -270,6 +272,10 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--pad-to")) c.padTo = static_cast<int>(toInt("--pad-to", a.get("--pad-to")));
   if (a.has("--out")) c.outDir = a.get("--out");
   if (a.has("--log-every")) c.logEvery = static_cast<int>(toInt("--log-every", a.get("--log-every")));
+  if (a.has("--eval-every"))
+    c.evalEvery = static_cast<int>(toInt("--eval-every", a.get("--eval-every")));
+  if (a.has("--eval-images"))
+    c.evalImages = static_cast<int>(toInt("--eval-images", a.get("--eval-images")));
   if (a.has("--autosave-minutes"))
     c.autosaveMinutes = toDouble("--autosave-minutes", a.get("--autosave-minutes"));
   if (a.has("--checkpoint-every"))
@@ -282,7 +288,7 @@ const std::vector<std::string> kTrainValueFlags = {
     "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
     "--score-clip", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--seed", "--threads", "--device",
-    "--precision", "--crop-pad", "--pad-to", "--out", "--log-every", "--checkpoint-every", "--autosave-minutes",
+    "--precision", "--crop-pad", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
 const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};
 

@@ -78,6 +78,36 @@ class TestTrainer : public QObject {
     QVERIFY(sc[0].loss != sa[0].loss);
   }
 
+  void onlineKnnIsLoggedAndLeavesTrainingAlone() {
+    TrainConfig off = smallConfig();
+    off.evalEvery = 0;
+    TrainConfig on = smallConfig();
+    on.evalEvery = 4;
+    on.evalImages = 200;  // 200 reference images, 100 test queries
+    Trainer a(off), b(on);
+    auto sa = runAll(a), sb = runAll(b);
+    QCOMPARE(sb.size(), sa.size());
+    for (size_t i = 0; i < sa.size(); ++i) {
+      // Evaluating (eval mode, no autograd) changes nothing the training computes.
+      QCOMPARE(sb[i].loss, sa[i].loss);
+      QVERIFY(std::isnan(sa[i].knnAccuracy));
+      const bool evalStep = sb[i].step % 4 == 0;
+      QCOMPARE(std::isfinite(sb[i].knnAccuracy), evalStep);
+      if (evalStep) {
+        QVERIFY(sb[i].knnAccuracy >= 0 && sb[i].knnAccuracy <= 1);
+        // Fashion-MNIST's ten classes: even an early encoder's kNN is far above chance.
+        QVERIFY2(sb[i].knnAccuracy > 0.3, qPrintable(QString::number(sb[i].knnAccuracy)));
+      }
+    }
+    // Settings out of range are refused.
+    TrainConfig bad = smallConfig();
+    bad.evalEvery = -1;
+    QVERIFY_THROWS_EXCEPTION(Error, Trainer{bad});
+    bad = smallConfig();
+    bad.evalImages = 10;
+    QVERIFY_THROWS_EXCEPTION(Error, Trainer{bad});
+  }
+
   void resumeMatchesUninterruptedRun() {
     QTemporaryDir dir;
     TrainConfig full = smallConfig();

@@ -326,11 +326,15 @@ class TestUi : public QObject {
     MetricsPlot plot;
     std::vector<MetricSample> samples;
     for (int step = 10; step <= 100; step += 10) samples.push_back(sampleAt(step));
+    samples[3].knnAccuracy = 0.71;  // an online kNN evaluation at step 40
+    samples[7].knnAccuracy = 0.78;
     plot.setHistory(samples);
+    QCOMPARE(plot.pointCount(QStringLiteral("knn_acc")), 2);  // only the evaluated steps
     plot.setCrosshair(42);
     QVERIFY2(plot.crosshairText().startsWith(QStringLiteral("step 40")),
              qPrintable(plot.crosshairText()));
     QVERIFY(plot.crosshairText().contains(QStringLiteral("local MI 0.4")));
+    QVERIFY(plot.crosshairText().contains(QStringLiteral("kNN accuracy (Y) 0.71")));
     plot.setXAxis(MetricsPlot::XAxis::WallTime);
     plot.setCrosshair(34);  // wall time 35 s is step 70
     QVERIFY(plot.crosshairText().startsWith(QStringLiteral("step 70")));

@@ -38,6 +38,7 @@ struct MetricsPlot::Curve {
   QColor color;
   int panel = 0;
   int orderInPanel = 0;  // picks the dash pattern when colours mean runs
+  bool sparse = false;   // logged now and then (online kNN): no smoothing, every point marked
   bool visible = true;
 };
 
@@ -84,6 +85,7 @@ const std::vector<CurveSpec>& curveSpecs() {
       {"global_pos", "global pos", 2, QColor(227, 119, 194)},
       {"global_neg", "global neg", 2, QColor(127, 127, 127)},
       {"img_per_s", "images/s", 3, QColor(23, 190, 207)},
+      {"knn_acc", "kNN accuracy (Y)", 4, QColor(188, 189, 34)},
   };
   return specs;
 }
@@ -198,7 +200,7 @@ void MetricsPlot::buildPlot() {
   m_plot->plotLayout()->setRowSpacing(2);
 
   const QStringList titles = {tr("loss"), tr("MI estimate (nats)"), tr("mean score"),
-                              tr("images/s")};
+                              tr("images/s"), tr("probe accuracy")};
   auto* margins = new QCPMarginGroup(m_plot);
   for (int i = 0; i < titles.size(); ++i) {
     Panel p;
@@ -258,6 +260,7 @@ void MetricsPlot::buildPlot() {
     c.panel = spec.panel;
     c.color = spec.color;
     c.orderInPanel = perPanel[spec.panel]++;
+    c.sparse = c.column == QLatin1String("knn_acc");
     c.valueIndex =
         static_cast<int>(std::find(columns.begin(), columns.end(), spec.column) - columns.begin());
     m_curves.push_back(c);
@@ -457,7 +460,7 @@ void MetricsPlot::plotSamples(Run& run, std::size_t from) {
       Instance& in = run.inst[j];
       const double v = values[m_curves[j].valueIndex];
       if (!std::isfinite(v)) continue;
-      in.ema = in.emaStarted ? w * in.ema + (1 - w) * v : v;
+      in.ema = in.emaStarted && !m_curves[j].sparse ? w * in.ema + (1 - w) * v : v;
       in.emaStarted = true;
       in.raw.append(k, v);
       in.smooth.append(k, in.ema);
@@ -498,7 +501,7 @@ void MetricsPlot::restyle() {
       in.smoothGraph->setName(multi ? run->name + QStringLiteral(" · ") + c.label : c.label);
       const bool shown = run->visible && !in.raw.empty();
       in.smoothGraph->setVisible(shown && c.visible);
-      in.rawGraph->setVisible(shown && c.visible && m_smoothing > 0);
+      in.rawGraph->setVisible(shown && c.visible && m_smoothing > 0 && !c.sparse);
       if (shown) {
         QCPLegend* legend = m_panels[c.panel].legend;
         in.smoothGraph->addToLegend(legend);
@@ -525,12 +528,12 @@ void MetricsPlot::redecimate() {
   // Raw lines (1 px, drawn on Qt's fast cosmetic path) keep every bucket's min and max, so spikes
   // stay visible. Smoothed lines have no spikes to keep: one mean point per three pixels; with
   // smoothing off they are the raw values, decimated by min/max.
-  auto feed = [&](const DecimatedSeries& series, QCPGraph* graph, bool smoothLine) {
+  auto feed = [&](const DecimatedSeries& series, QCPGraph* graph, bool smoothLine, bool sparse) {
     if (!graph->visible()) {
       if (!graph->data()->isEmpty()) graph->data()->clear();
       return;
     }
-    if (smoothLine && m_smoothing > 0)
+    if (smoothLine && m_smoothing > 0 && !sparse)
       series.decimateMean(range.lower, range.upper, width / 3, &k, &v);
     else
       series.decimate(range.lower, range.upper, width, &k, &v);
@@ -538,7 +541,7 @@ void MetricsPlot::redecimate() {
                    true);
     if (smoothLine) {
       // A line needs two points: mark a lone sample so it is visible at all.
-      const bool lone = series.size() == 1;
+      const bool lone = series.size() == 1 || sparse;
       if (lone != (graph->scatterStyle().shape() != QCPScatterStyle::ssNone))
         graph->setScatterStyle(lone ? QCPScatterStyle(QCPScatterStyle::ssDisc, 6)
                                     : QCPScatterStyle());
@@ -551,9 +554,10 @@ void MetricsPlot::redecimate() {
     }
   };
   for (auto& run : m_runs)
-    for (auto& in : run->inst) {
-      feed(in.raw, in.rawGraph, false);
-      feed(in.smooth, in.smoothGraph, true);
+    for (std::size_t j = 0; j < m_curves.size(); ++j) {
+      Instance& in = run->inst[j];
+      feed(in.raw, in.rawGraph, false, m_curves[j].sparse);
+      feed(in.smooth, in.smoothGraph, true, m_curves[j].sparse);
     }
 }
 

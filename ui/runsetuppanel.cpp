@@ -197,6 +197,14 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   m_threads = intSpin(this, 0, 1024);
   m_threads->setSpecialValueText(tr("every core (%1)").arg(std::thread::hardware_concurrency()));
   form->addRow(tr("Threads:"), m_threads);
+  m_evalEvery = intSpin(this, 0, 1'000'000);
+  m_evalEvery->setObjectName(QStringLiteral("evalEvery"));
+  m_evalEvery->setSpecialValueText(tr("off"));
+  m_evalEvery->setSuffix(tr(" steps"));
+  m_evalEvery->setToolTip(
+      tr("Every N steps, the kNN accuracy of Y on a fixed labelled subset (plotted live as the "
+         "probe accuracy)"));
+  form->addRow(tr("Online kNN every:"), m_evalEvery);
 
   // Output
   m_outDir = new QLineEdit(this);
@@ -259,7 +267,7 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
     connect(c, &QComboBox::currentIndexChanged, this, changed);
   for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs})
     connect(s, &QDoubleSpinBox::valueChanged, this, changed);
-  for (QSpinBox* s : {m_batch, m_steps, m_seed, m_threads, m_headUnits})
+  for (QSpinBox* s : {m_batch, m_steps, m_seed, m_threads, m_headUnits, m_evalEvery})
     connect(s, &QSpinBox::valueChanged, this, changed);
   connect(m_dataPath, &QLineEdit::textChanged, this, changed);
   connect(m_outDir, &QLineEdit::textChanged, this, changed);
@@ -280,6 +288,7 @@ void RunSetupPanel::setConfig(const TrainConfig& config) {
   m_beta->setValue(config.beta);
   m_gamma->setValue(config.gamma);
   m_headUnits->setValue(config.headUnits);
+  m_evalEvery->setValue(config.evalEvery);
   m_batch->setValue(config.batch);
   m_lr->setValue(config.lr);
   m_steps->setValue(static_cast<int>(std::min<std::int64_t>(config.steps, m_steps->maximum())));
@@ -306,6 +315,7 @@ TrainConfig RunSetupPanel::config() const {
   c.beta = m_beta->value();
   c.gamma = m_gamma->value();
   c.headUnits = m_headUnits->value();
+  c.evalEvery = m_evalEvery->value();
   c.batch = m_batch->value();
   c.lr = m_lr->value();
   c.steps = m_steps->value();
@@ -356,7 +366,7 @@ void RunSetupPanel::revalidate() {
   // Mark the field the message is about.
   const std::pair<const char*, QWidget*> fields[] = {
       {"batch", m_batch},     {"lr", m_lr},       {"alpha", m_alpha},
-      {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits},
+      {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits}, {"eval_every", m_evalEvery},
       {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs}};
   for (const auto& [prefix, widget] : fields) {
     const bool bad = message.startsWith(QLatin1String(prefix));

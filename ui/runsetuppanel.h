@@ -79,6 +79,7 @@ class RunSetupPanel final : public QWidget {
   QSpinBox* m_seed = nullptr;
   QSpinBox* m_threads = nullptr;
   QSpinBox* m_headUnits = nullptr;
+  QSpinBox* m_evalEvery = nullptr;
   QLineEdit* m_outDir = nullptr;
   QLabel* m_validation = nullptr;
   QLabel* m_archWarning = nullptr;

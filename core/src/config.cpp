@@ -149,6 +149,8 @@ const std::vector<Field>& fields() {
       plain("out", &TrainConfig::outDir),
       plain("log_every", &TrainConfig::logEvery),
       plain("checkpoint_every", &TrainConfig::checkpointEvery),
+      plain("eval_every", &TrainConfig::evalEvery),
+      plain("eval_images", &TrainConfig::evalImages),
       plain("autosave_minutes", &TrainConfig::autosaveMinutes),
   };
   return f;
@@ -222,6 +224,8 @@ void TrainConfig::validate() const {
   require(prefetch >= 1 && prefetch <= 64, "prefetch must be in [1, 64]");
   require(logEvery >= 1, "log_every must be at least 1");
   require(checkpointEvery >= 0, "checkpoint_every must not be negative");
+  require(evalEvery >= 0, "eval_every must not be negative");
+  require(evalImages >= 40 && evalImages <= 100000, "eval_images must be in [40, 100000]");
   require(finite(autosaveMinutes) && autosaveMinutes >= 0, "autosave_minutes must not be negative");
   require(dataLimit >= 0, "data_limit must not be negative");
   require(negativeGroups >= 1 && batch % negativeGroups == 0 && batch / negativeGroups >= 2,

@@ -37,6 +37,7 @@ const std::vector<Column>& table() {
       {"img_per_s", &M::imagesPerSecond, nullptr, nullptr},
       {"data_wait_ms", &M::dataWaitMs, nullptr, nullptr},
       {"step_ms", &M::stepMs, nullptr, nullptr},
+      {"knn_acc", &M::knnAccuracy, nullptr, nullptr},
   };
   return t;
 }

@@ -20,6 +20,8 @@
 
 #include "archspec.h"
 #include "checkpoint.h"
+#include "featureextract.h"
+#include "probes.h"
 #include "distributed.h"
 #include "fileutil.h"
 #include "infomax/architecture.h"
@@ -147,6 +149,14 @@ struct Trainer::Impl {
   bool trainStep(const Batch& batch, MetricSample& sample, std::string& why);
   void appendMetrics(const std::vector<MetricSample>& rows);
   void pruneCheckpoints();
+
+  // Online kNN evaluation (cfg.evalEvery > 0, labelled data): fixed reference and query images.
+  std::shared_ptr<ImageSet> evalTest;  // the test split's first images; null: held-out training
+  std::vector<std::int64_t> evalRefIndex, evalQueryIndex;
+  torch::Tensor evalRefY, evalQueryY;
+  std::int64_t lastEvalStep = 0;
+  void prepareEval();
+  double onlineKnn();
   void publish(std::vector<MetricSample> rows);
 };
 
@@ -204,6 +214,61 @@ void Trainer::Impl::build(TrainConfig config) {
   TrainConfig global = cfg;  // epochs count global batches
   global.batch = cfg.batch * dist.worldSize;
   total = global.totalSteps(data->count);
+  prepareEval();
+}
+
+void Trainer::Impl::prepareEval() {
+  if (cfg.evalEvery <= 0 || !data->labelled() || data->count < 40) return;
+  const int queries = cfg.evalImages / 2;
+  // Queries from the data set's test split when it has one of the same kind.
+  if (cfg.split == "train") {
+    try {
+      DataSpec spec;
+      spec.path = cfg.dataPath;
+      spec.format = cfg.format;
+      spec.split = "test";
+      spec.resize = cfg.resize;
+      spec.limit = queries;
+      auto test = std::make_shared<ImageSet>(loadImageSet(spec));
+      if (test->labelled() && test->channels == data->channels && test->height == data->height &&
+          test->width == data->width && test->count >= 10 && test->source != data->source)
+        evalTest = std::move(test);
+    } catch (const Error&) {
+      // No test split (an image folder, an unlabelled set): held-out training images instead.
+    }
+  }
+  // Reference: training images spread evenly over the set; queries: the test images, or the
+  // training images spread over the last quarter (then the reference comes from the rest).
+  const std::int64_t n = data->count;
+  const std::int64_t refEnd = evalTest ? n : n * 3 / 4;
+  const std::int64_t refCount = std::min<std::int64_t>(cfg.evalImages, refEnd);
+  for (std::int64_t i = 0; i < refCount; ++i) evalRefIndex.push_back(i * refEnd / refCount);
+  if (evalTest) {
+    for (std::int64_t i = 0; i < evalTest->count; ++i) evalQueryIndex.push_back(i);
+  } else {
+    const std::int64_t q = std::min<std::int64_t>(queries, n - refEnd);
+    for (std::int64_t i = 0; i < q; ++i) evalQueryIndex.push_back(refEnd + i * (n - refEnd) / q);
+  }
+  auto labelsOf = [](const ImageSet& set, const std::vector<std::int64_t>& idx) {
+    std::vector<std::int64_t> y;
+    for (auto i : idx) y.push_back(set.labels[i]);
+    return torch::tensor(y, torch::kLong);
+  };
+  evalRefY = labelsOf(*data, evalRefIndex);
+  evalQueryY = labelsOf(evalTest ? *evalTest : *data, evalQueryIndex);
+}
+
+double Trainer::Impl::onlineKnn() {
+  if (evalRefIndex.empty() || evalQueryIndex.empty() || !device.is_cpu()) return kNoValue;
+  Encoder& encoder = model->encoder;
+  const bool wasTraining = encoder->is_training();
+  // Eval mode (batch-norm running statistics), no autograd; nothing the training reads changes.
+  const torch::Tensor ref =
+      extractFeatures(encoder, *data, evalRefIndex, targetH, targetW, {"y"}, {})[0];
+  const torch::Tensor query = extractFeatures(encoder, evalTest ? *evalTest : *data,
+                                              evalQueryIndex, targetH, targetW, {"y"}, {})[0];
+  encoder->train(wasTraining);
+  return knnAccuracy(ref, evalRefY, query, evalQueryY, 20, 0.07);
 }
 
 void Trainer::Impl::initDistributed() {
@@ -573,6 +638,7 @@ RunResult Trainer::run() {
   const auto start = Clock::now();
   const double wallAtStart = d.wallOffset;
   const std::int64_t stepAtStart = d.step;
+  d.lastEvalStep = d.step - d.step % std::max(1, d.cfg.evalEvery);
   d.commMs = 0;
   auto wallNow = [&] {
     return wallAtStart + std::chrono::duration<double>(Clock::now() - start).count();
@@ -650,6 +716,13 @@ RunResult Trainer::run() {
         waitSum = stepSum = 0;
         stepsSinceSample = 0;
         lastSample = now;
+        // Online kNN accuracy every evalEvery steps (rank 0; its time is not counted as a
+        // training interval).
+        if (d.cfg.evalEvery > 0 && d.writesFiles() && next - d.lastEvalStep >= d.cfg.evalEvery) {
+          s.knnAccuracy = d.onlineKnn();
+          d.lastEvalStep = next;
+          lastSample = Clock::now();
+        }
         batchRows.push_back(s);
         d.appendMetrics(batchRows);
         d.publish(std::move(batchRows));

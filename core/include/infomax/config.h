@@ -78,6 +78,11 @@ struct TrainConfig {
   std::string outDir;          // run folder; empty = no files written
   int logEvery = 10;           // steps between metric samples
   int checkpointEvery = 1000;  // steps between checkpoints (0 = only at the end)
+  // Online evaluation: every evalEvery steps (0 = off), weighted kNN accuracy (k 20, cosine,
+  // T 0.07) of Y on a fixed subset: evalImages labelled training images as the reference,
+  // evalImages / 2 test images (held-out training images without a test split) as queries.
+  int evalEvery = 500;
+  int evalImages = 2000;
   double autosaveMinutes = 10;  // also checkpoint when this much time passed since the last (0 = off)
 
   std::int64_t totalSteps(std::int64_t trainImages) const;
