@@ -1274,6 +1274,9 @@ int main(int argc, char** argv) {
     std::cout << kHelp;
     return argc < 2 ? 2 : 0;
   }
+  // A peer rank that dies closes its sockets; writing to them must be an error the collective
+  // reports (EPIPE), not a SIGPIPE that kills this rank silently.
+  std::signal(SIGPIPE, SIG_IGN);
   const std::string cmd = argv[1];
   Args args(argc, argv, 2);
   try {
