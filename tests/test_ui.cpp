@@ -465,6 +465,10 @@ class TestUi : public QObject {
     }
     MainWindow w;
     QVERIFY(w.openRunFolder(runDir));
+    // Opening a run restores its settings in the setup panel (with a new run folder).
+    QCOMPARE(w.setupPanel()->config().batch, 16);
+    QCOMPARE(w.setupPanel()->config().headUnits, 32);
+    QVERIFY(w.setupPanel()->config().outDir.empty());
     PairInspectorView* view = w.pairInspector();
     QSignalSpy inspected(view, &PairInspectorView::inspected);
     w.tabs()->setCurrentWidget(view);  // the tab loads the run's newest checkpoint

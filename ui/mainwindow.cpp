@@ -28,6 +28,7 @@
 #include <QTimer>
 #include <QToolBar>
 
+#include "infomax/evaluation.h"
 #include "infomax/trainer.h"
 #include "infomax/version.h"
 #include "metricscsv.h"
@@ -201,9 +202,18 @@ void MainWindow::buildActions() {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Add a run folder to compare"));
     if (!dir.isEmpty()) addComparisonRun(dir);
   });
-  m_resumeAction = new QAction(tr("Resume run from &folder…"), this);
+  m_resumeAction = new QAction(tr("&Resume run…"), this);
+  m_resumeAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+  m_resumeAction->setToolTip(tr("Continue the opened run (or a chosen run folder) from its newest "
+                                "checkpoint"));
   connect(m_resumeAction, &QAction::triggered, this, [this] {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Resume run folder"));
+    // The run on display, when it has a checkpoint; else ask for a folder.
+    QString dir;
+    try {
+      if (!m_runDir.isEmpty() && !latestCheckpoint(m_runDir.toStdString()).empty()) dir = m_runDir;
+    } catch (const std::exception&) {
+    }
+    if (dir.isEmpty()) dir = QFileDialog::getExistingDirectory(this, tr("Resume run folder"));
     if (dir.isEmpty()) return;
     bool ok = false;
     const int extra = QInputDialog::getInt(
@@ -325,6 +335,15 @@ bool MainWindow::openRunFolder(const QString& dir) {
   }
   m_runDir = RunsPanel::runFolderOf(dir);
   rememberRun(m_runDir);
+  // Its settings go to the setup panel (a new run folder: Start makes a fresh run with them;
+  // Run > Resume continues this one).
+  try {
+    TrainConfig cfg = checkpointConfig(m_runDir.toStdString());
+    cfg.outDir.clear();
+    m_setup->setConfig(cfg);
+  } catch (const std::exception&) {
+    // No checkpoint yet (a run another process has just started): the history alone.
+  }
   syncPairInspector();
   syncFieldView();
   statusBar()->showMessage(tr("%1: %2 logged samples").arg(dir).arg(m_plot->samples().size()),
