@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <limits>
@@ -477,6 +478,8 @@ the table (or --json) to stdout.
   --threads N          CPU threads (default: every core)
   --baselines          also probe raw pixels and a randomly initialised encoder
   --json               print the results as a JSON array
+  --csv FILE           also write the table (model/layer x probe, % accuracy) as CSV
+  --markdown FILE      ... and as a Markdown table (e.g. for a report)
   --quiet              no progress
 )";
 
@@ -549,7 +552,7 @@ class EvalProgress final {
 
 int cmdEval(Args& a) {
   a.parse({"--data", "--format", "--layer", "--probe", "--train-limit", "--test-limit", "--epochs",
-           "--knn-k", "--knn-temperature", "--seed", "--threads"},
+           "--knn-k", "--knn-temperature", "--seed", "--threads", "--csv", "--markdown"},
           {"--baselines", "--json", "--quiet", "--help"});
   if (a.has("--help")) {
     std::cout << kEvalHelp;
@@ -588,6 +591,23 @@ int cmdEval(Args& a) {
       o.progress = progress.stage(2, stages, "random encoder: ");
       for (auto& r : evaluateRandomEncoder(config, o)) results.push_back(std::move(r));
     }
+  }
+
+  // The paper-style table (model/layer x probe) as files.
+  for (const char* format : {"csv", "markdown"}) {
+    const std::string flag = std::string("--") + format;
+    if (!a.has(flag)) continue;
+    const std::string path = a.get(flag);
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      f << probeTable(results, format);
+      f.close();
+      if (!f) throw Error("cannot write " + path + ": " + std::strerror(errno));
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw Error("cannot write " + path + ": " + ec.message());
   }
 
   if (a.has("--json")) {

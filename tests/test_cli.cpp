@@ -649,8 +649,19 @@ print(json.dumps({"type": type(state).__name__,
                        QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--layer"),
                        QStringLiteral("fc,y"), QStringLiteral("--probe"),
                        QStringLiteral("linear,knn"), QStringLiteral("--threads"),
-                       QStringLiteral("1"), QStringLiteral("--baselines"), QStringLiteral("--json")});
+                       QStringLiteral("1"), QStringLiteral("--baselines"), QStringLiteral("--json"),
+                       QStringLiteral("--csv"), m_scratch.filePath(QStringLiteral("table.csv")),
+                       QStringLiteral("--markdown"), m_scratch.filePath(QStringLiteral("table.md"))});
     QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    // The paper-style tables: a header and one row per model and layer (2 + 2 + pixels).
+    QFile csv(m_scratch.filePath(QStringLiteral("table.csv")));
+    QVERIFY(csv.open(QIODevice::ReadOnly | QIODevice::Text));
+    const QStringList csvLines = QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(csvLines.size(), 1 + 5);
+    QCOMPARE(csvLines.first(), QStringLiteral("model,layer,linear_accuracy_pct,knn_accuracy_pct"));
+    QFile md(m_scratch.filePath(QStringLiteral("table.md")));
+    QVERIFY(md.open(QIODevice::ReadOnly | QIODevice::Text));
+    QVERIFY(md.readAll().startsWith("| model | layer | linear (%) | knn (%) |"));
     QJsonParseError pe;
     const QJsonDocument doc = QJsonDocument::fromJson(r.out.trimmed(), &pe);
     QVERIFY2(pe.error == QJsonParseError::NoError && doc.isArray(), qPrintable(r.describe()));

@@ -61,6 +61,33 @@ class TestEval : public QObject {
     m_run = c.outDir;
   }
 
+  void probeTableLikeThePaper() {
+    auto result = [](const char* source, const char* layer, const char* probe, double acc) {
+      ProbeResult r;
+      r.source = source;
+      r.layer = layer;
+      r.probe = probe;
+      r.accuracy = acc;
+      return r;
+    };
+    const std::vector<ProbeResult> results = {
+        result("checkpoint", "conv", "linear", 0.8812), result("checkpoint", "conv", "knn", 0.85),
+        result("checkpoint", "y", "linear", 0.79),      result("checkpoint", "y", "knn", 0.8123),
+        result("pixels", "pixels", "linear", 0.843)};
+    QCOMPARE(QString::fromStdString(probeTable(results, "csv")),
+             QStringLiteral("model,layer,linear_accuracy_pct,knn_accuracy_pct\n"
+                            "checkpoint,conv,88.12,85.00\n"
+                            "checkpoint,y,79.00,81.23\n"
+                            "pixels,pixels,84.30,\n"));
+    QCOMPARE(QString::fromStdString(probeTable(results, "markdown")),
+             QStringLiteral("| model | layer | linear (%) | knn (%) |\n"
+                            "| --- | --- | ---: | ---: |\n"
+                            "| checkpoint | conv | 88.12 | 85.00 |\n"
+                            "| checkpoint | y | 79.00 | 81.23 |\n"
+                            "| pixels | pixels | 84.30 |  |\n"));
+    QVERIFY_THROWS_EXCEPTION(Error, probeTable(results, "html"));
+  }
+
   void checkpointOnEveryLayerAndProbe() {
     EvalOptions o = smallOptions();
     o.probes = {"linear", "knn", "mlp"};

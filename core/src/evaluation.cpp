@@ -215,6 +215,48 @@ std::vector<ProbeResult> guarded(const std::string& what, Fn fn) {
 
 }  // namespace
 
+std::string probeTable(const std::vector<ProbeResult>& results, const std::string& format) {
+  if (format != "csv" && format != "markdown")
+    throw Error("unknown table format '" + format + "' (use csv or markdown)");
+  std::vector<std::string> probes;
+  std::vector<std::pair<std::string, std::string>> rows;  // (source, layer)
+  for (const auto& r : results) {
+    if (std::find(probes.begin(), probes.end(), r.probe) == probes.end()) probes.push_back(r.probe);
+    const auto row = std::make_pair(r.source, r.layer);
+    if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
+  }
+  const bool md = format == "markdown";
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (std::size_t i = 0; i < cells.size(); ++i)
+      out += (md ? (i ? " | " : "| ") : (i ? "," : "")) + cells[i];
+    out += md ? " |\n" : "\n";
+  };
+  std::vector<std::string> head = {"model", "layer"};
+  for (const auto& p : probes) head.push_back(p + (md ? " (%)" : "_accuracy_pct"));
+  line(head);
+  if (md) {
+    std::vector<std::string> rule(head.size(), "---");
+    for (std::size_t i = 2; i < rule.size(); ++i) rule[i] = "---:";
+    line(rule);
+  }
+  for (const auto& [source, layer] : rows) {
+    std::vector<std::string> cells = {source, layer};
+    for (const auto& p : probes) {
+      std::string cell;
+      for (const auto& r : results)
+        if (r.source == source && r.layer == layer && r.probe == p) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%.2f", 100 * r.accuracy);
+          cell = buf;
+        }
+      cells.push_back(cell);
+    }
+    line(cells);
+  }
+  return out;
+}
+
 TrainConfig checkpointConfig(const std::string& checkpointOrRunDir) {
   const std::string path = resolveCheckpointPath(checkpointOrRunDir);
   return configFromCheckpoint(readCheckpointFile(path), path);

@@ -59,6 +59,11 @@ std::vector<ProbeResult> evaluateRandomEncoder(const TrainConfig& config,
 // ignored). The config only supplies the data (path, format, resize).
 std::vector<ProbeResult> evaluateRawPixels(const TrainConfig& config, const EvalOptions& options);
 
+// The results as a table like the DIM paper's: one row per model and layer (in first-seen
+// order), one column per probe, accuracies in percent with two decimals; empty cells where a
+// probe did not run. format: "csv" or "markdown" (throws Error otherwise).
+std::string probeTable(const std::vector<ProbeResult>& results, const std::string& format);
+
 // The training config stored in a checkpoint file or a run folder's latest checkpoint.
 TrainConfig checkpointConfig(const std::string& checkpointOrRunDir);
 
