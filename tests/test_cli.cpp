@@ -239,7 +239,7 @@ class TestCli : public QObject {
   void commandHelp_data() {
     QTest::addColumn<QString>("command");
     for (const char* c : {"train", "resume", "eval", "export-encoder", "info", "presets", "rf", "pairs",
-                          "mi-lab"})
+                          "mi-lab", "neighbours", "dependence"})
       QTest::newRow(c) << QString::fromLatin1(c);
   }
   void commandHelp() {
@@ -512,6 +512,23 @@ class TestCli : public QObject {
                             QStringLiteral("1"), QStringLiteral("--metric"), QStringLiteral("manhattan")});
     QCOMPARE(metric.code, 1);
     QVERIFY(metric.err.contains("manhattan"));
+  }
+
+  void dependenceMeasuresY() {
+    REQUIRE_DATA();
+    QVERIFY2(!baseCheckpoint().isEmpty(), qPrintable(m_baseError));
+    const Run r = run({QStringLiteral("dependence"), m_baseRun, QStringLiteral("--limit"),
+                       QStringLiteral("400"), QStringLiteral("--steps"), QStringLiteral("100"),
+                       QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--json")});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    QString error;
+    const QJsonObject j = jsonObject(r.out, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(j.value(QStringLiteral("images")).toInt(), 400);
+    QVERIFY(j.contains(QStringLiteral("mine_nats")) && j.contains(QStringLiteral("ndm_nats")));
+    const Run bad = run({QStringLiteral("dependence"), m_baseRun, QStringLiteral("--limit"),
+                         QStringLiteral("5")});
+    QCOMPARE(bad.code, 2);
   }
 
   void infoOnDataSet() {
