@@ -195,6 +195,7 @@ LOCAL_RANK, MASTER_ADDR, MASTER_PORT; flags win; see docs/DISTRIBUTED.md)
   --rank R             this process's rank, 0..N-1 (rank 0 writes the run folder)
   --master HOST:PORT   rank 0's rendezvous address (default 127.0.0.1:29500)
   --dist-timeout S     a peer silent this long fails the run (default 30 s)
+  --dist-overlap       all-reduce gradient buckets during backward (experimental; off)
   --batch is per rank: a step trains on N x batch images.
 )";
 
@@ -211,6 +212,7 @@ DistributedOptions distributedOptions(const Args& a) {
     }
   }
   if (a.has("--dist-timeout")) d.timeoutSeconds = toDouble("--dist-timeout", a.get("--dist-timeout"));
+  if (a.has("--dist-overlap")) d.overlap = true;
   if (a.has("--dist-no-overlap")) d.overlap = false;
   if (a.has("--dump-params")) d.dumpParameters = a.get("--dump-params");
   try {
@@ -223,7 +225,7 @@ DistributedOptions distributedOptions(const Args& a) {
 
 const std::vector<std::string> kDistValueFlags = {"--world-size", "--rank", "--master",
                                                   "--dist-timeout", "--dump-params"};
-const std::vector<std::string> kDistSwitches = {"--dist-no-overlap"};
+const std::vector<std::string> kDistSwitches = {"--dist-overlap", "--dist-no-overlap"};
 
 std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());

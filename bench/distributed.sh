@@ -56,6 +56,6 @@ multi() {  # label, extra flags...
 
 single 1
 single 2
-multi overlap
+multi overlap --dist-overlap
 multi no-overlap --dist-no-overlap
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

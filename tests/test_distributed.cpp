@@ -115,6 +115,14 @@ double maxAbsDiff(const QVector<float>& a, const QVector<float>& b) {
   return m;
 }
 
+// Share of the values that differ by more than tol.
+double shareAbove(const QVector<float>& a, const QVector<float>& b, double tol) {
+  if (a.size() != b.size() || a.isEmpty()) return 1;
+  int n = 0;
+  for (int i = 0; i < a.size(); ++i) n += std::abs(double(a[i]) - double(b[i])) > tol;
+  return double(n) / a.size();
+}
+
 // An encoder without batch norm (and the concat-conv local head, which has none either), so a
 // rank's batch statistics cannot make 2 x 32 differ from 1 x 64.
 const char* kNoBnArch = R"({
@@ -244,10 +252,18 @@ class TestDistributed : public QObject {
     const double d = maxAbsDiff(two, one), control = maxAbsDiff(one, ctl);
     qInfo("2 x 32 vs 1 x 64 (2 groups): max |diff| %.3g; control (1 x 64, 1 group): %.3g", d,
           control);
-    // Adam divides by sqrt(v): a near-zero gradient's rounding noise can move a weight by up to
-    // lr per step, so the bound is a fraction of lr (1e-3); measured 6.5e-6 against 6e-3.
-    QVERIFY2(d < 1e-4, qPrintable(QString::number(d)));
-    QVERIFY2(control > 100 * d, qPrintable(QStringLiteral("%1 vs %2").arg(control).arg(d)));
+    // Adam divides by sqrt(v): where a gradient is near zero, summation-order rounding (the
+    // all-reduce adds in another order than one process) can flip its sign and move that weight
+    // by up to lr (1e-3) per step, so single weights may differ by a few 1e-4 (seen: 6.5e-6 and
+    // 4.9e-4 on different runs). What must hold: almost every weight agrees to float rounding,
+    // while the control (negatives across the whole batch) moves most weights.
+    const double twoOff = shareAbove(two, one, 1e-5), ctlOff = shareAbove(one, ctl, 1e-5);
+    qInfo("weights off by more than 1e-5: %.4f%% (2 x 32 vs 1 x 64), %.1f%% (control)",
+          100 * twoOff, 100 * ctlOff);
+    QVERIFY2(d <= 2 * 3 * 1e-3, qPrintable(QString::number(d)));  // 2 lr per step, 3 steps
+    QVERIFY2(twoOff < 0.005, qPrintable(QString::number(twoOff)));
+    QVERIFY2(ctlOff > 0.2, qPrintable(QString::number(ctlOff)));
+    QVERIFY2(control > d, qPrintable(QStringLiteral("%1 vs %2").arg(control).arg(d)));
   }
 
   // A rank alone (no rank 0) fails the rendezvous with a message naming the address.
