@@ -233,6 +233,8 @@ void MetricsPlot::buildPlot() {
         connect(a.rect->axis(QCPAxis::atBottom), qOverload<const QCPRange&>(&QCPAxis::rangeChanged),
                 b.rect->axis(QCPAxis::atBottom), qOverload<const QCPRange&>(&QCPAxis::setRange));
   m_panels.back().rect->axis(QCPAxis::atBottom)->setLabel(tr("step"));
+  // Accuracy lives in [0, 1]: the panel shows that range until evaluations arrive.
+  m_panels.back().rect->axis(QCPAxis::atLeft)->setRange(0, 1);
 
   // The crosshair lives on its own buffered layer so that moving it repaints only that layer.
   m_plot->addLayer(QStringLiteral("crosshair"), m_plot->layer(QStringLiteral("legend")),
@@ -510,6 +512,8 @@ void MetricsPlot::restyle() {
       }
     }
   }
+  // An empty legend would be a stray frame (e.g. before the first online evaluation).
+  for (auto& p : m_panels) p.legend->setVisible(p.legend->itemCount() > 0);
   m_dirty = true;
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
