@@ -1,5 +1,6 @@
 // GUI benchmarks (docs/BENCHMARKS.md):
 //   bench_gui responsiveness [--seconds S] [--warmup S] [--rounds N] [--threads N]
+//                            [--user-ms M]   (the scripted user's interval; 0 = only watching)
 //     Trains the default model on Fashion-MNIST headless (Trainer on a thread, no GUI) and from
 //     the main window (plot, status bar and a user zooming and hovering every 250 ms), in
 //     alternating rounds. Reports training images/s of each and their ratio, and the GUI
@@ -99,7 +100,7 @@ struct GuiResult {
   std::vector<double> lateMs;
 };
 
-GuiResult withGui(const QString& out, int threads, double warmup, double seconds) {
+GuiResult withGui(const QString& out, int threads, double warmup, double seconds, int userMs) {
   GuiResult r;
   MainWindow w;
   w.resize(1400, 900);
@@ -132,7 +133,7 @@ GuiResult withGui(const QString& out, int threads, double warmup, double seconds
         plot->resetView();
     }
   });
-  user.start(250);
+  if (userMs > 0) user.start(userMs);
   QElapsedTimer clock;
   QTimer probe;
   probe.setTimerType(Qt::PreciseTimer);
@@ -167,6 +168,7 @@ int responsiveness(int argc, char** argv) {
   const double warmup = argValue(argc, argv, "--warmup", 15);
   const int rounds = static_cast<int>(argValue(argc, argv, "--rounds", 2));
   const int threads = static_cast<int>(argValue(argc, argv, "--threads", 0));
+  const int userMs = static_cast<int>(argValue(argc, argv, "--user-ms", 250));
   QTemporaryDir dir;
   std::vector<double> head, gui, late;
   for (int round = 0; round < rounds; ++round) {
@@ -174,7 +176,8 @@ int responsiveness(int argc, char** argv) {
         headless(dir.filePath(QStringLiteral("h%1").arg(round)), threads, warmup, seconds));
     std::printf("round %d headless: %.1f img/s\n", round + 1, head.back());
     std::fflush(stdout);
-    GuiResult g = withGui(dir.filePath(QStringLiteral("g%1").arg(round)), threads, warmup, seconds);
+    GuiResult g =
+        withGui(dir.filePath(QStringLiteral("g%1").arg(round)), threads, warmup, seconds, userMs);
     gui.push_back(g.imagesPerSecond);
     late.insert(late.end(), g.lateMs.begin(), g.lateMs.end());
     std::printf("round %d with GUI: %.1f img/s, timer lateness p99 %.2f ms, max %.2f ms\n",
