@@ -556,7 +556,13 @@ ImageSet readFolder(const fs::path& path, const std::string& split, int resize,
   mats.reserve(files.size());
   bool allGray = true;
   for (const auto& [file, label] : files) {
-    cv::Mat m = cv::imread(file.string(), cv::IMREAD_ANYCOLOR);  // 8-bit, 1 or 3 channels
+    cv::Mat m;
+    try {
+      m = cv::imread(file.string(), cv::IMREAD_ANYCOLOR);  // 8-bit, 1 or 3 channels
+    } catch (const cv::Exception& e) {
+      // OpenCV throws for headers it refuses (e.g. a size beyond its limits); found by fuzzing.
+      fail(file.string(), "cannot decode image (" + std::string(e.err) + ")");
+    }
     if (m.empty()) fail(file.string(), "cannot decode image");
     if (resize > 0) {
       cv::Mat small;

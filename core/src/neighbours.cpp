@@ -325,7 +325,12 @@ std::vector<float> NeighbourIndex::embedImageFile(const std::string& path) const
     throw Error("cannot embed " + path + ": this index holds vectors, not an encoder");
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such image file");
-  cv::Mat m = cv::imread(path, cv::IMREAD_ANYCOLOR);
+  cv::Mat m;
+  try {
+    m = cv::imread(path, cv::IMREAD_ANYCOLOR);
+  } catch (const cv::Exception& e) {
+    throw Error(path + ": cannot decode the image (" + e.err + ")");
+  }
   if (m.empty()) throw Error(path + ": cannot read or decode the image");
   if (m.depth() != CV_8U) m.convertTo(m, CV_8U);
   const ImageSet& data = *m_impl->data;
