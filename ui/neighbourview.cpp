@@ -1,5 +1,7 @@
 #include "neighbourview.h"
 
+#include "imageutil.h"
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -306,21 +308,7 @@ QString NeighbourView::labelText(std::int64_t label) const {
              : QString::number(label);
 }
 
-QImage NeighbourView::thumbnail(int i) const {
-  const ImageSet& set = *m_index->images();
-  const std::uint8_t* px = set.image(i);
-  const int plane = set.height * set.width;
-  QImage img(set.width, set.height, QImage::Format_RGB32);
-  for (int y = 0; y < set.height; ++y) {
-    auto* line = reinterpret_cast<QRgb*>(img.scanLine(y));
-    for (int x = 0; x < set.width; ++x) {
-      const int at = y * set.width + x;
-      line[x] = set.channels >= 3 ? qRgb(px[at], px[plane + at], px[2 * plane + at])
-                                  : qRgb(px[at], px[at], px[at]);
-    }
-  }
-  return img;
-}
+QImage NeighbourView::thumbnail(int i) const { return imageSetImage(*m_index->images(), i); }
 
 void NeighbourView::queryIndex(int dataIndex) {
   if (!m_index || dataIndex < 0 || dataIndex >= m_index->count()) return;
@@ -426,12 +414,6 @@ void NeighbourView::showEmbedding() {
   m_scatter->replot();
 }
 
-QString NeighbourView::exportPng(const QString& path) {
-  QSaveFile file(path);
-  if (!file.open(QIODevice::WriteOnly)) return tr("cannot write %1: %2").arg(path, file.errorString());
-  if (!grab().toImage().save(&file, "PNG")) return tr("cannot encode PNG into %1").arg(path);
-  if (!file.commit()) return tr("cannot write %1: %2").arg(path, file.errorString());
-  return {};
-}
+QString NeighbourView::exportPng(const QString& path) { return saveWidgetPng(this, path); }
 
 }  // namespace infomax::ui

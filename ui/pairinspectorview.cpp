@@ -1,5 +1,7 @@
 #include "pairinspectorview.h"
 
+#include "imageutil.h"
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -644,12 +646,6 @@ void PairInspectorView::showSelection(int row) {
   m_selection->setPixmap(QPixmap::fromImage(both));
 }
 
-QString PairInspectorView::exportPng(const QString& path) {
-  QSaveFile file(path);
-  if (!file.open(QIODevice::WriteOnly)) return tr("cannot write %1: %2").arg(path, file.errorString());
-  if (!grab().toImage().save(&file, "PNG")) return tr("cannot encode PNG into %1").arg(path);
-  if (!file.commit()) return tr("cannot write %1: %2").arg(path, file.errorString());
-  return {};
-}
+QString PairInspectorView::exportPng(const QString& path) { return saveWidgetPng(this, path); }
 
 }  // namespace infomax::ui

@@ -22,6 +22,7 @@
 
 #include "infomax/architecture.h"
 #include "infomax/imageset.h"
+#include "imageutil.h"
 
 namespace infomax::ui {
 
@@ -37,28 +38,6 @@ struct LoadResult {
 
 constexpr int kSampleCount = 10;
 constexpr int kThumb = 52;
-
-// One image of the set as a QImage (grey or RGB from planar CHW bytes).
-QImage toImage(const ImageSet& set, int index) {
-  const std::uint8_t* px = set.image(index);
-  const int h = set.height, w = set.width, plane = h * w;
-  if (set.channels == 1) {
-    QImage img(w, h, QImage::Format_Grayscale8);
-    for (int y = 0; y < h; ++y) std::copy_n(px + y * w, w, img.scanLine(y));
-    return img;
-  }
-  QImage img(w, h, QImage::Format_RGB32);
-  for (int y = 0; y < h; ++y) {
-    auto* line = reinterpret_cast<QRgb*>(img.scanLine(y));
-    for (int x = 0; x < w; ++x) {
-      const int i = y * w + x;
-      const int r = px[i], g = set.channels > 1 ? px[plane + i] : r,
-                b = set.channels > 2 ? px[2 * plane + i] : r;
-      line[x] = qRgb(r, g, b);
-    }
-  }
-  return img;
-}
 
 // Samples to show: the first image of each class in label order where labelled, else the first
 // images.
@@ -78,7 +57,7 @@ void pickSamples(const ImageSet& set, LoadResult* r) {
   for (int i = 0; i < set.count && static_cast<int>(picks.size()) < kSampleCount; ++i)
     if (std::find(picks.begin(), picks.end(), i) == picks.end()) picks.push_back(i);
   for (int i : picks) {
-    r->samples << toImage(set, i).scaled(kThumb, kThumb, Qt::KeepAspectRatio,
+    r->samples << imageSetImage(set, i).scaled(kThumb, kThumb, Qt::KeepAspectRatio,
                                         Qt::SmoothTransformation);
     QString caption = QStringLiteral("#%1").arg(i);
     if (set.labelled() && set.labels[i] >= 0) {
