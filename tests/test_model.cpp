@@ -9,6 +9,7 @@
 #include "archspec.h"
 #include "checkpoint.h"
 #include "heads.h"
+#include "loader.h"
 #include "infomax/architecture.h"
 #include "infomax/error.h"
 #include "model.h"
@@ -195,6 +196,78 @@ class TestModel : public QObject {
     auto all = full(x, nullptr, nullptr, nullptr, 3);
     auto picked = all.localScores.all.index_select(2, sub.localSubset);
     QVERIFY(torch::allclose(picked, sub.localScores.all, 1e-4, 1e-4));
+  }
+
+  void twoViewsScoreYAgainstTheOtherView() {
+    // Reference: the encoder run on each view alone (eval-mode BN, so rows do not depend on the
+    // batch) and a separate head holding the model's weights scoring Y of one view against the
+    // other view's locations.
+    auto pa = parseArchitecture(presetJson("dcgan28"), 1, 28, 28, "t");
+    TrainConfig cfg;
+    cfg.headUnits = 16;
+    cfg.localFraction = 1.0;
+    cfg.views = 2;
+    DimModel m(pa, cfg);
+    m->eval();
+    EncodeDotLocal head(pa.info.layer(pa.info.localLayer).channels, pa.info.yDim(), 16);
+    head->eval();
+    torch::NoGradGuard g;
+    for (const auto& p : head->named_parameters())
+      p.value().copy_(m->named_parameters()["local_head." + p.key()]);
+    for (const auto& b : head->named_buffers())
+      b.value().copy_(m->named_buffers()["local_head." + b.key()]);
+    const int n = 3;
+    auto a = torch::randn({n, 1, 28, 28}), b = torch::randn({n, 1, 28, 28});
+    auto out = m->forward(torch::cat({a, b}), nullptr, nullptr, nullptr, 0, 2);
+    QCOMPARE(out.features.y.size(0), int64_t(2 * n));
+    QCOMPARE(out.localScores.pos.sizes().vec(), (std::vector<int64_t>{2 * n, 49}));
+    QCOMPARE(out.localScores.neg.sizes().vec(), (std::vector<int64_t>{2 * n, (n - 1) * 49}));
+    auto fa = m->encoder(a), fb = m->encoder(b);
+    auto ab = head(mapToLocations(fb.local), fa.y);  // Y of view 1, locations of view 2
+    auto ba = head(mapToLocations(fa.local), fb.y);
+    QVERIFY(torch::allclose(out.localScores.pos.narrow(0, 0, n), ab.pos, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(out.localScores.neg.narrow(0, 0, n), ab.neg, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(out.localScores.pos.narrow(0, n, n), ba.pos, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(out.localScores.neg.narrow(0, n, n), ba.neg, 1e-4, 1e-4));
+    // Not the single-view pairing: Y of view 1 with its own locations scores differently.
+    auto same = head(mapToLocations(fa.local), fa.y);
+    QVERIFY(!torch::allclose(out.localScores.pos.narrow(0, 0, n), same.pos, 1e-3, 1e-3));
+    // An odd row count cannot be two views.
+    QVERIFY_THROWS_EXCEPTION(std::exception,
+                             m->forward(torch::randn({3, 1, 28, 28}), nullptr, nullptr, nullptr, 0, 2));
+  }
+
+  void loaderTwoViewsAreTheSameImagesAugmentedApart() {
+    auto set = std::make_shared<ImageSet>();
+    set->channels = 1;
+    set->height = set->width = 8;
+    set->count = 16;
+    set->pixels.resize(16 * 64);
+    for (std::size_t i = 0; i < set->pixels.size(); ++i) set->pixels[i] = static_cast<std::uint8_t>((i * 37) % 251);
+    set->labels.resize(16);
+    for (int i = 0; i < 16; ++i) set->labels[i] = i % 10;
+    LoaderOptions one;
+    one.cropPad = 2;
+    one.hflip = true;
+    one.seed = 7;
+    LoaderOptions two = one;
+    two.views = 2;
+    BatchLoader l1(set, 4, one), l2(set, 4, two);
+    for (std::int64_t step : {0, 3, 5}) {
+      Batch b1 = l1.make(step), b2 = l2.make(step);
+      QCOMPARE(b2.images.size(0), int64_t(8));
+      QVERIFY(torch::equal(b2.labels, b1.labels));
+      // The first view is exactly the single-view batch (same augmentation stream).
+      QVERIFY(torch::equal(b2.images.narrow(0, 0, 4), b1.images));
+      // The second view is drawn with its own shifts/flips: not a copy of the first.
+      QVERIFY(!torch::equal(b2.images.narrow(0, 4, 4), b1.images));
+    }
+    // Unaugmented, both views are the same picture.
+    LoaderOptions plain;
+    plain.views = 2;
+    BatchLoader l3(set, 4, plain);
+    Batch b = l3.make(1);
+    QVERIFY(torch::equal(b.images.narrow(0, 0, 4), b.images.narrow(0, 4, 4)));
   }
 };
 

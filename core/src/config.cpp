@@ -145,6 +145,7 @@ const std::vector<Field>& fields() {
       plain("pad_to", &TrainConfig::padTo),
       plain("crop_pad", &TrainConfig::cropPad),
       plain("hflip", &TrainConfig::hflip),
+      plain("views", &TrainConfig::views),
       plain("prefetch", &TrainConfig::prefetch),
       plain("out", &TrainConfig::outDir),
       plain("log_every", &TrainConfig::logEvery),
@@ -221,6 +222,7 @@ void TrainConfig::validate() const {
   require(resize >= 0 && resize <= 4096, "resize must be in [0, 4096]");
   require(padTo >= 0 && padTo <= 4096, "pad_to must be in [0, 4096]");
   require(cropPad >= 0 && cropPad <= 64, "crop_pad must be in [0, 64]");
+  require(views == 1 || views == 2, "views must be 1 or 2");
   require(prefetch >= 1 && prefetch <= 64, "prefetch must be in [1, 64]");
   require(logEvery >= 1, "log_every must be at least 1");
   require(checkpointEvery >= 0, "checkpoint_every must not be negative");

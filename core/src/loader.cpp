@@ -102,33 +102,36 @@ Batch BatchLoader::make(std::int64_t step) {
   const int th = m_opt.targetHeight, tw = m_opt.targetWidth, c = m_data->channels;
   Batch b;
   b.step = step;
-  b.images = torch::empty({m_batch, c, th, tw});
+  const int views = std::max(1, m_opt.views);
+  b.images = torch::empty({static_cast<std::int64_t>(views) * m_batch, c, th, tw});
   b.labels = torch::empty({m_batch}, torch::kLong);
   float* p = b.images.data_ptr<float>();
   auto* lab = b.labels.data_ptr<std::int64_t>();
   std::uint64_t aug = mix(m_opt.seed * 0xD1B54A32D192ED03ull ^ mix(static_cast<std::uint64_t>(step)));
   // Walk the whole global batch so the augmentation stream is that of one process with the
-  // global batch; keep this rank's slice.
+  // global batch; keep this rank's slice. A second view continues the same stream.
   const std::int64_t first = static_cast<std::int64_t>(m_opt.rank) * m_batch;
-  for (std::int64_t g = 0; g < first + m_batch; ++g) {
-    const std::int64_t idx = perm[within * m_globalBatch + g];
-    int dy = 0, dx = 0;
-    bool flip = false;
-    if (m_opt.cropPad > 0) {
-      const int span = 2 * m_opt.cropPad + 1;
-      aug = mix(aug);
-      dy = static_cast<int>(aug % span) - m_opt.cropPad;
-      dx = static_cast<int>((aug >> 20) % span) - m_opt.cropPad;
+  for (int v = 0; v < views; ++v) {
+    for (std::int64_t g = 0; g < first + m_batch; ++g) {
+      const std::int64_t idx = perm[within * m_globalBatch + g];
+      int dy = 0, dx = 0;
+      bool flip = false;
+      if (m_opt.cropPad > 0) {
+        const int span = 2 * m_opt.cropPad + 1;
+        aug = mix(aug);
+        dy = static_cast<int>(aug % span) - m_opt.cropPad;
+        dx = static_cast<int>((aug >> 20) % span) - m_opt.cropPad;
+      }
+      if (m_opt.hflip) {
+        aug = mix(aug);
+        flip = (aug >> 40) & 1;
+      }
+      if (g < first) continue;
+      const std::int64_t i = g - first + static_cast<std::int64_t>(v) * m_batch;
+      writeImage(*m_data, idx, th, tw, dy, dx, flip,
+                 p + static_cast<std::size_t>(i) * c * th * tw);
+      if (v == 0) lab[i] = m_data->labelled() ? m_data->labels[idx] : -1;
     }
-    if (m_opt.hflip) {
-      aug = mix(aug);
-      flip = (aug >> 40) & 1;
-    }
-    if (g < first) continue;
-    const std::int64_t i = g - first;
-    writeImage(*m_data, idx, th, tw, dy, dx, flip,
-               p + static_cast<std::size_t>(i) * c * th * tw);
-    lab[i] = m_data->labelled() ? m_data->labels[idx] : -1;
   }
   return b;
 }

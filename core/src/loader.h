@@ -22,6 +22,9 @@ struct LoaderOptions {
   int targetWidth = 0;
   int cropPad = 0;       // random translation by up to this many pixels (zero fill)
   bool hflip = false;
+  // 2: a batch holds every image twice, independently augmented: rows [0, N) are the first
+  // view, rows [N, 2N) the second view of the same images in the same order.
+  int views = 1;
   std::uint64_t seed = 0;
   int prefetch = 4;
   // Data parallelism: a step's global batch is worldSize x batch images taken from the epoch's
@@ -33,7 +36,7 @@ struct LoaderOptions {
 
 struct Batch {
   std::int64_t step = 0;
-  torch::Tensor images;  // N x C x H x W float in [-1, 1]
+  torch::Tensor images;  // (views x N) x C x H x W float in [-1, 1]
   torch::Tensor labels;  // N int64 (-1 where unknown)
 };
 

@@ -83,11 +83,34 @@ PairScores scoreInGroups(const EncoderOutputs& f, int groups, Score score) {
   return s;
 }
 
+// Two views: Y of view 1 against the local map of view 2, then Y of view 2 against view 1's
+// map; the anchors of both directions are stacked (2N anchors, each with its own negatives).
+template <typename Score>
+PairScores scoreAcrossViews(const EncoderOutputs& f, int views, Score score) {
+  if (views != 2) return score(f);
+  const auto n = f.y.size(0) / 2;
+  PairScores s;
+  std::vector<torch::Tensor> pos, neg;
+  for (int k = 0; k < 2; ++k) {
+    EncoderOutputs cross;
+    cross.y = f.y.narrow(0, k * n, n);
+    cross.local = f.local.narrow(0, (1 - k) * n, n);
+    PairScores d = score(cross);
+    pos.push_back(d.pos);
+    neg.push_back(d.neg);
+  }
+  s.pos = torch::cat(pos);
+  s.neg = torch::cat(neg);
+  return s;
+}
+
 }  // namespace
 
 DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
-                                 MineState* globalMine, std::uint64_t step) {
+                                 MineState* globalMine, std::uint64_t step, int views) {
   const auto& c = m_config;
+  TORCH_CHECK(views == 1 || (views == 2 && x.size(0) % 2 == 0),
+              "two views need an even number of rows");
   DimOutputs out;
   out.features = encoder(x);
   auto total = torch::zeros({}, x.options().dtype(torch::kFloat));
@@ -97,16 +120,19 @@ DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineS
     const auto& map = out.features.local;
     out.localSubset = sampleLocations(map.size(2) * map.size(3), step);
     if (out.localSubset.defined()) out.localSubset = out.localSubset.to(map.device());
-    out.localScores = scoreInGroups(out.features, c.negativeGroups, [&](const EncoderOutputs& f) {
-      return localPairs(f, out.localSubset);
+    out.localScores = scoreAcrossViews(out.features, views, [&](const EncoderOutputs& v) {
+      return scoreInGroups(v, c.negativeGroups,
+                           [&](const EncoderOutputs& f) { return localPairs(f, out.localSubset); });
     });
     out.local = estimateMI(c.estimator, clip(out.localScores.pos), clip(out.localScores.neg), lm,
                            c.mineEmaRate);
     total = total + c.beta * out.local->loss;
   }
   if (globalActive(c)) {
-    auto g = scoreInGroups(out.features, c.negativeGroups,
+    auto g = scoreAcrossViews(out.features, views, [&](const EncoderOutputs& v) {
+      return scoreInGroups(v, c.negativeGroups,
                            [&](const EncoderOutputs& f) { return globalPairs(f); });
+    });
     out.global = estimateMI(c.estimator, clip(g.pos), clip(g.neg), gm, c.mineEmaRate);
     total = total + c.alpha * out.global->loss;
   }

@@ -30,9 +30,11 @@ class DimModelImpl : public torch::nn::Module {
   DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& config);
 
   // Forward pass and objective. mine states are used by DV with MINE correction; step seeds
-  // the location subset when local_fraction < 1.
+  // the location subset when local_fraction < 1. views 2: x holds two views of N images (rows
+  // [0, N) and [N, 2N), see BatchLoader) and each image's Y of one view is scored against the
+  // locations of its other view, in both directions; features then cover all 2N rows.
   DimOutputs forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
-                     MineState* globalMine, std::uint64_t step = 0);
+                     MineState* globalMine, std::uint64_t step = 0, int views = 1);
 
   Encoder encoder{nullptr};
   const TrainConfig& config() const { return m_config; }

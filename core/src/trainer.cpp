@@ -206,6 +206,7 @@ void Trainer::Impl::build(TrainConfig config) {
   lo.targetWidth = targetW;
   lo.cropPad = cfg.cropPad;
   lo.hflip = cfg.hflip;
+  lo.views = cfg.views;
   lo.seed = cfg.seed;
   lo.prefetch = cfg.prefetch;
   lo.worldSize = dist.worldSize;
@@ -438,7 +439,7 @@ bool Trainer::Impl::trainStep(const Batch& batch, MetricSample& sample,
     at::autocast::increment_nesting();
   }
   DimOutputs out = model->forward(x, prior ? &prior : nullptr, &localMine, &globalMine,
-                                  static_cast<std::uint64_t>(batch.step));
+                                  static_cast<std::uint64_t>(batch.step), cfg.views);
   if (bf16) {
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
     at::autocast::set_cpu_enabled(false);

@@ -72,6 +72,11 @@ struct TrainConfig {
   int padTo = 0;          // zero-pad images up to this size (0 = the architecture's input)
   int cropPad = 0;        // random crop with this much padding (0 = off)
   bool hflip = false;     // random horizontal flip
+  // 2: every image is drawn twice with independent augmentations (AMDIM's two views) and an
+  // image's global vector Y of one view is scored against the local features of its other view
+  // (both directions); negatives are the other images' locations. 1: the paper's DIM, where Y
+  // and the locations come from the same view.
+  int views = 1;
   int prefetch = 4;       // batches prepared ahead on the loader thread
 
   // Output
