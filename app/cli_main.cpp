@@ -175,6 +175,7 @@ model
                        (default 0.5, the CPU-friendly fast mode; 1 = every position)
 training
   --batch N --lr X --steps N | --epochs X --seed S
+  --minutes M          also end (finished, checkpointed) after M minutes of training
   --threads N          CPU threads (default: every core)   --device cpu|cuda[:N]
   --precision P        fp32|bf16 (bf16 autocast where the CPU supports it)
   --crop-pad N --hflip --pad-to N   augmentation and padding
@@ -269,6 +270,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
     c.epochs = toDouble("--epochs", a.get("--epochs"));
     if (!a.has("--steps")) c.steps = 0;
   }
+  if (a.has("--minutes")) c.minutes = toDouble("--minutes", a.get("--minutes"));
   if (a.has("--seed")) c.seed = static_cast<std::uint64_t>(toInt("--seed", a.get("--seed")));
   if (a.has("--threads")) c.threads = static_cast<int>(toInt("--threads", a.get("--threads")));
   if (a.has("--device")) c.device = a.get("--device");
@@ -294,7 +296,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
 const std::vector<std::string> kTrainValueFlags = {
     "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
-    "--score-clip", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--seed", "--threads", "--device",
+    "--score-clip", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
     "--precision", "--crop-pad", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
 const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};

@@ -249,6 +249,28 @@ class TestTrainer : public QObject {
     QVERIFY(!fs::exists(c.outDir + "/checkpoints/step-0000000003.imx"));
   }
 
+  void timeBudgetEndsTheRun() {
+    // A budget spent after the first step: the run ends there, finished and checkpointed; a
+    // resume with more budget continues from that step.
+    QTemporaryDir dir;
+    TrainConfig c = smallConfig();
+    c.steps = 1000;
+    c.minutes = 1e-9;
+    c.outDir = dir.filePath("run").toStdString();
+    RunResult r;
+    {
+      Trainer t(c);
+      r = t.run();
+    }
+    QCOMPARE(r.status, RunStatus::Finished);
+    QVERIFY2(QString::fromStdString(r.message).contains("time budget"), r.message.c_str());
+    QVERIFY(r.step >= 1 && r.step < 1000);
+    QVERIFY(fs::exists(r.lastCheckpoint));
+    TrainConfig bad = smallConfig();
+    bad.minutes = -1;
+    QVERIFY_THROWS_EXCEPTION(Error, Trainer{bad});
+  }
+
   void corruptCheckpoints() {
     QTemporaryDir dir;
     TrainConfig c = smallConfig();

@@ -138,6 +138,7 @@ const std::vector<Field>& fields() {
       plain("adam_beta2", &TrainConfig::adamBeta2),
       plain("steps", &TrainConfig::steps),
       plain("epochs", &TrainConfig::epochs),
+      plain("minutes", &TrainConfig::minutes),
       plain("seed", &TrainConfig::seed),
       plain("threads", &TrainConfig::threads),
       plain("device", &TrainConfig::device),
@@ -223,6 +224,7 @@ void TrainConfig::validate() const {
   require(padTo >= 0 && padTo <= 4096, "pad_to must be in [0, 4096]");
   require(cropPad >= 0 && cropPad <= 64, "crop_pad must be in [0, 64]");
   require(views == 1 || views == 2, "views must be 1 or 2");
+  require(finite(minutes) && minutes >= 0 && minutes <= 1e7, "minutes must be in [0, 1e7] (0 = no time limit)");
   require(prefetch >= 1 && prefetch <= 64, "prefetch must be in [1, 64]");
   require(logEvery >= 1, "log_every must be at least 1");
   require(checkpointEvery >= 0, "checkpoint_every must not be negative");

@@ -651,6 +651,11 @@ RunResult Trainer::run() {
   int stepsSinceSample = 0;
   auto lastSample = Clock::now();
 
+  // The time budget ends the run like a stop (every rank agrees on it through the stop flag of
+  // the next step), but it counts as finished.
+  bool timeUp = false;
+  auto budgetSpent = [&] { return d.cfg.minutes > 0 && wallNow() >= 60.0 * d.cfg.minutes; };
+
   try {
     d.loader->start(d.step);
     while (d.step < d.total) {
@@ -734,15 +739,23 @@ RunResult Trainer::run() {
           ((d.cfg.checkpointEvery > 0 && d.step % d.cfg.checkpointEvery == 0) || autosaveDue()))
         writeCheckpoint();
       if (d.checkpointRequested.exchange(false)) writeCheckpoint();
+      if (!timeUp && budgetSpent()) {  // checked after a step: every run trains at least one
+        timeUp = true;
+        if (!d.distributed()) break;
+        d.stopRequested = true;
+      }
     }
     d.wallOffset = wallNow();
     writeCheckpoint();
     // No rank reports success before rank 0's final checkpoint is on disk.
     if (d.distributed()) d.pg->barrier();
     d.dumpParameters();
-    result.status = d.step >= d.total ? RunStatus::Finished : RunStatus::Stopped;
+    const bool done = d.step >= d.total || timeUp;
+    result.status = done ? RunStatus::Finished : RunStatus::Stopped;
     result.message = d.step >= d.total ? "finished " + std::to_string(d.step.load()) + " steps"
-                                       : "stopped at step " + std::to_string(d.step.load());
+                     : timeUp ? "finished: the time budget of " + formatValue(d.cfg.minutes) +
+                                    " minutes was spent at step " + std::to_string(d.step.load())
+                              : "stopped at step " + std::to_string(d.step.load());
   } catch (const c10::Error& e) {
     result.status = RunStatus::Failed;
     result.message = std::string("internal error in LibTorch: ") + e.what_without_backtrace();

@@ -63,6 +63,9 @@ struct TrainConfig {
   double adamBeta2 = 0.999;
   std::int64_t steps = 0;  // total steps; 0 = use epochs
   double epochs = 1.0;
+  // >0: training also ends (finished, checkpointed) once this many minutes of training wall
+  // time have passed, counted over resumes like metrics.csv's wall_s.
+  double minutes = 0;
   std::uint64_t seed = 0;
   int threads = 0;          // 0 = every core
   std::string device = "cpu";
