@@ -7,6 +7,9 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QSpinBox>
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QImage>
@@ -442,6 +445,31 @@ class TestUi : public QObject {
     QTemporaryDir empty;
     QCOMPARE(w.addComparisonRun(empty.path()), -1);
     QVERIFY(w.lastError().contains(QStringLiteral("metrics.csv")));
+  }
+
+  void setupEditsAugmentationViewsAndTimeLimit() {
+    RunSetupPanel panel;
+    TrainConfig cfg;
+    cfg.cropPad = 3;
+    cfg.hflip = true;
+    cfg.views = 2;
+    cfg.minutes = 15;
+    panel.setConfig(cfg);
+    TrainConfig back = panel.config();
+    QCOMPARE(back.cropPad, 3);
+    QVERIFY(back.hflip);
+    QCOMPARE(back.views, 2);
+    QCOMPARE(back.minutes, 15.0);
+    // Edited in the fields, the values reach the config.
+    panel.findChild<QComboBox*>(QStringLiteral("views"))->setCurrentIndex(0);
+    panel.findChild<QCheckBox*>(QStringLiteral("hflip"))->setChecked(false);
+    panel.findChild<QSpinBox*>(QStringLiteral("cropPad"))->setValue(0);
+    panel.findChild<QDoubleSpinBox*>(QStringLiteral("minutes"))->setValue(0);
+    back = panel.config();
+    QCOMPARE(back.views, 1);
+    QVERIFY(!back.hflip);
+    QCOMPARE(back.cropPad, 0);
+    QCOMPARE(back.minutes, 0.0);
   }
 
   void setupShowsSampleImages() {

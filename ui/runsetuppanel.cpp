@@ -4,6 +4,7 @@
 #include <exception>
 #include <thread>
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -171,6 +172,12 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Steps:"), m_steps);
   m_epochs = doubleSpin(this, 0, 1e6, 2, 0.5);
   form->addRow(tr("Epochs:"), m_epochs);
+  m_minutes = doubleSpin(this, 0, 1e6, 1, 5);
+  m_minutes->setObjectName(QStringLiteral("minutes"));
+  m_minutes->setSpecialValueText(tr("none"));
+  m_minutes->setSuffix(tr(" min"));
+  m_minutes->setToolTip(tr("Also end the run (finished, checkpointed) after this much training time"));
+  form->addRow(tr("Time limit:"), m_minutes);
   m_seed = intSpin(this, 0, 2147483647);
   form->addRow(tr("Seed:"), m_seed);
   m_threads = intSpin(this, 0, 1024);
@@ -184,6 +191,29 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
       tr("Every N steps, the kNN accuracy of Y on a fixed labelled subset (plotted live as the "
          "probe accuracy)"));
   form->addRow(tr("Online kNN every:"), m_evalEvery);
+
+  // Augmentation
+  m_cropPad = intSpin(this, 0, 64);
+  m_cropPad->setObjectName(QStringLiteral("cropPad"));
+  m_cropPad->setSpecialValueText(tr("no shift"));
+  m_cropPad->setPrefix(tr("shift ±"));
+  m_cropPad->setSuffix(tr(" px"));
+  m_cropPad->setToolTip(tr("Random translation of every image by up to this many pixels"));
+  m_hflip = new QCheckBox(tr("mirror"), this);
+  m_hflip->setObjectName(QStringLiteral("hflip"));
+  m_hflip->setToolTip(tr("Random horizontal flip"));
+  m_views = new QComboBox(this);
+  m_views->setObjectName(QStringLiteral("views"));
+  m_views->addItem(tr("one view (DIM)"), 1);
+  m_views->addItem(tr("two views"), 2);
+  m_views->setToolTip(
+      tr("Two views: every image drawn twice with independent augmentations; Y of one view is "
+         "scored against the local features of the other (AMDIM-style)"));
+  auto* augRow = new QHBoxLayout;
+  augRow->addWidget(m_cropPad, 1);
+  augRow->addWidget(m_hflip);
+  augRow->addWidget(m_views, 1);
+  form->addRow(tr("Augmentation:"), augRow);
 
   // Output
   m_outDir = new QLineEdit(this);
@@ -244,10 +274,12 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   connect(m_arch, &QComboBox::currentTextChanged, this, changed);
   for (QComboBox* c : {m_mode, m_estimator})
     connect(c, &QComboBox::currentIndexChanged, this, changed);
-  for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs})
+  for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs, m_minutes})
     connect(s, &QDoubleSpinBox::valueChanged, this, changed);
-  for (QSpinBox* s : {m_batch, m_steps, m_seed, m_threads, m_headUnits, m_evalEvery})
+  for (QSpinBox* s : {m_batch, m_steps, m_seed, m_threads, m_headUnits, m_evalEvery, m_cropPad})
     connect(s, &QSpinBox::valueChanged, this, changed);
+  connect(m_views, &QComboBox::currentIndexChanged, this, changed);
+  connect(m_hflip, &QCheckBox::toggled, this, changed);
   connect(m_dataPath, &QLineEdit::textChanged, this, changed);
   connect(m_outDir, &QLineEdit::textChanged, this, changed);
 
@@ -272,6 +304,10 @@ void RunSetupPanel::setConfig(const TrainConfig& config) {
   m_lr->setValue(config.lr);
   m_steps->setValue(static_cast<int>(std::min<std::int64_t>(config.steps, m_steps->maximum())));
   m_epochs->setValue(config.epochs);
+  m_minutes->setValue(config.minutes);
+  m_cropPad->setValue(config.cropPad);
+  m_hflip->setChecked(config.hflip);
+  m_views->setCurrentIndex(std::max(0, m_views->findData(config.views)));
   m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(config.seed, 2147483647u)));
   m_threads->setValue(config.threads);
   m_outDir->setText(QString::fromStdString(config.outDir));
@@ -299,6 +335,10 @@ TrainConfig RunSetupPanel::config() const {
   c.lr = m_lr->value();
   c.steps = m_steps->value();
   c.epochs = m_epochs->value();
+  c.minutes = m_minutes->value();
+  c.cropPad = m_cropPad->value();
+  c.hflip = m_hflip->isChecked();
+  c.views = m_views->currentData().toInt();
   c.seed = static_cast<std::uint64_t>(m_seed->value());
   c.threads = m_threads->value();
   c.outDir = m_outDir->text().trimmed().toStdString();
@@ -346,7 +386,8 @@ void RunSetupPanel::revalidate() {
   const std::pair<const char*, QWidget*> fields[] = {
       {"batch", m_batch},     {"lr", m_lr},       {"alpha", m_alpha},
       {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits}, {"eval_every", m_evalEvery},
-      {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs}};
+      {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs},
+      {"minutes", m_minutes}, {"crop_pad", m_cropPad}};
   for (const auto& [prefix, widget] : fields) {
     const bool bad = message.startsWith(QLatin1String(prefix));
     widget->setStyleSheet(bad ? QStringLiteral("background: #ffd6d6;") : QString());

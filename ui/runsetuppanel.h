@@ -12,6 +12,7 @@
 
 #include "infomax/config.h"
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -80,6 +81,10 @@ class RunSetupPanel final : public QWidget {
   QSpinBox* m_threads = nullptr;
   QSpinBox* m_headUnits = nullptr;
   QSpinBox* m_evalEvery = nullptr;
+  QDoubleSpinBox* m_minutes = nullptr;
+  QSpinBox* m_cropPad = nullptr;
+  QCheckBox* m_hflip = nullptr;
+  QComboBox* m_views = nullptr;
   QLineEdit* m_outDir = nullptr;
   QLabel* m_validation = nullptr;
   QLabel* m_archWarning = nullptr;
