@@ -171,6 +171,7 @@ model
   --local-head H       encode-dot|concat-conv;  --global-head H  encode-dot|global-disc
   --mine               DV: MINE's moving-average gradient correction
   --score-clip C       soft-clip scores to [-C, C]
+  --score-scale S      multiply scores by S first (an inverse temperature; 1 = the paper's)
   --local-fraction F   score a random fraction F of the local positions each step
                        (default 0.5, the CPU-friendly fast mode; 1 = every position)
 training
@@ -261,6 +262,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--head-units")) c.headUnits = static_cast<int>(toInt("--head-units", a.get("--head-units")));
   if (a.has("--mine")) c.mineCorrection = true;
   if (a.has("--score-clip")) c.scoreClip = toDouble("--score-clip", a.get("--score-clip"));
+  if (a.has("--score-scale")) c.scoreScale = toDouble("--score-scale", a.get("--score-scale"));
   if (a.has("--local-fraction"))
     c.localFraction = toDouble("--local-fraction", a.get("--local-fraction"));
   if (a.has("--batch")) c.batch = static_cast<int>(toInt("--batch", a.get("--batch")));
@@ -296,7 +298,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
 const std::vector<std::string> kTrainValueFlags = {
     "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
-    "--score-clip", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
+    "--score-clip", "--score-scale", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
     "--precision", "--crop-pad", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
 const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};

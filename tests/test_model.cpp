@@ -167,6 +167,29 @@ class TestModel : public QObject {
     QCOMPARE(out.localScores.all.size(2), 49);
   }
 
+  void scoreScaleMultipliesWhatTheEstimatorSees() {
+    auto pa = parseArchitecture(presetJson("dcgan28"), 1, 28, 28, "t");
+    TrainConfig cfg;
+    cfg.headUnits = 16;
+    cfg.localFraction = 1.0;
+    DimModel plain(pa, cfg);
+    cfg.scoreScale = 0.25;
+    DimModel scaled(pa, cfg);
+    torch::NoGradGuard g;
+    for (const auto& p : plain->named_parameters()) scaled->named_parameters()[p.key()].copy_(p.value());
+    plain->eval();
+    scaled->eval();
+    auto x = torch::randn({4, 1, 28, 28});
+    auto a = plain(x, nullptr, nullptr, nullptr, 0), b = scaled(x, nullptr, nullptr, nullptr, 0);
+    QVERIFY(torch::allclose(b.local->pos, 0.25 * a.local->pos, 1e-5, 1e-5));
+    QVERIFY(torch::allclose(b.local->neg, 0.25 * a.local->neg, 1e-5, 1e-5));
+    // JSD of the scaled scores, computed by hand.
+    namespace F = torch::nn::functional;
+    const double want = (F::softplus(-b.local->pos).mean() + F::softplus(b.local->neg).mean()).item<double>() -
+                        2 * std::log(2.0);
+    QVERIFY(std::abs(b.local->loss.item<double>() - want) < 1e-5);
+  }
+
   void localFractionScoresASubset() {
     auto pa = parseArchitecture(presetJson("dcgan28"), 1, 28, 28, "t");
     TrainConfig cfg;

@@ -130,6 +130,7 @@ const std::vector<Field>& fields() {
       plain("mine_correction", &TrainConfig::mineCorrection),
       plain("mine_ema_rate", &TrainConfig::mineEmaRate),
       plain("score_clip", &TrainConfig::scoreClip),
+      plain("score_scale", &TrainConfig::scoreScale),
       plain("local_fraction", &TrainConfig::localFraction),
       plain("negative_groups", &TrainConfig::negativeGroups),
       plain("batch", &TrainConfig::batch),
@@ -212,6 +213,8 @@ void TrainConfig::validate() const {
   require(finite(mineEmaRate) && mineEmaRate > 0 && mineEmaRate <= 1,
           "mine_ema_rate must be in (0, 1]");
   require(finite(scoreClip) && scoreClip >= 0, "score_clip must be >= 0");
+  require(finite(scoreScale) && scoreScale > 0 && scoreScale <= 1e3,
+          "score_scale must be in (0, 1000]");
   require(finite(localFraction) && localFraction > 0 && localFraction <= 1,
           "local_fraction must be in (0, 1]");
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -34,8 +34,10 @@ DimModelImpl::DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& co
   }
 }
 
-torch::Tensor DimModelImpl::clip(const torch::Tensor& s) const {
-  if (m_config.scoreClip <= 0 || !s.defined()) return s;
+torch::Tensor DimModelImpl::clip(const torch::Tensor& raw) const {
+  if (!raw.defined()) return raw;
+  const torch::Tensor s = m_config.scoreScale != 1.0 ? raw * m_config.scoreScale : raw;
+  if (m_config.scoreClip <= 0) return s;
   const double c = m_config.scoreClip;
   return c * torch::tanh(s / c);
 }

@@ -45,7 +45,8 @@ class DimModelImpl : public torch::nn::Module {
   // image of the batch, drawn from (seed, step); undefined when every location is used.
   torch::Tensor sampleLocations(std::int64_t count, std::uint64_t stream) const;
   PairScores globalPairs(const EncoderOutputs& f);
-  torch::Tensor clip(const torch::Tensor& s) const;
+  // Scales (score_scale) and soft-clips (score_clip) scores as the estimator receives them.
+  torch::Tensor clip(const torch::Tensor& raw) const;
 
   TrainConfig m_config;
   EncodeDotLocal m_localDot{nullptr};

@@ -47,6 +47,10 @@ struct TrainConfig {
   bool mineCorrection = false;  // DV: MINE's moving-average gradient correction
   double mineEmaRate = 0.01;
   double scoreClip = 0.0;       // >0: scores soft-clipped to [-c, c] with c*tanh(s/c)
+  // Scores are multiplied by this before clipping and the estimator (an inverse temperature):
+  // encode-and-dot scores are dot products of LayerNorm'd U-wide codes, up to +-U, so
+  // 1/sqrt(U) makes them the codes' cosine times sqrt(U) (AMDIM's scaling). 1 = the paper's.
+  double scoreScale = 1.0;
   // <1: each step scores a random subset of the local positions (fast mode: the local head's
   // cost scales with it). The default 0.5 kept probe accuracy within 0.4 points of all
   // positions while a 512-wide head lost 3 points on Y (docs/BENCHMARKS.md).
