@@ -180,6 +180,7 @@ training
   --threads N          CPU threads (default: every core)   --device cpu|cuda[:N]
   --precision P        fp32|bf16 (bf16 autocast where the CPU supports it)
   --crop-pad N --hflip --pad-to N   augmentation and padding
+  --crop-scale S       random square crops of an area fraction in [S, 1], resized back
   --views V            2: two augmented views per image, Y of one scored against the local
                        features of the other (AMDIM-style); 1: the paper's single view
 output
@@ -279,6 +280,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--precision")) c.precision = precisionFromString(a.get("--precision"));
   if (a.has("--crop-pad")) c.cropPad = static_cast<int>(toInt("--crop-pad", a.get("--crop-pad")));
   if (a.has("--hflip")) c.hflip = true;
+  if (a.has("--crop-scale")) c.cropScale = toDouble("--crop-scale", a.get("--crop-scale"));
   if (a.has("--views")) c.views = static_cast<int>(toInt("--views", a.get("--views")));
   if (a.has("--pad-to")) c.padTo = static_cast<int>(toInt("--pad-to", a.get("--pad-to")));
   if (a.has("--out")) c.outDir = a.get("--out");
@@ -299,7 +301,7 @@ const std::vector<std::string> kTrainValueFlags = {
     "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
     "--score-clip", "--score-scale", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
-    "--precision", "--crop-pad", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
+    "--precision", "--crop-pad", "--crop-scale", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
 const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};
 

@@ -285,6 +285,23 @@ class TestModel : public QObject {
       // The second view is drawn with its own shifts/flips: not a copy of the first.
       QVERIFY(!torch::equal(b2.images.narrow(0, 4, 4), b1.images));
     }
+    // Random crops: a uniform image stays uniform (samples never leave it), a varied one changes,
+    // and the crop stream is a function of (seed, step).
+    LoaderOptions crops = one;
+    crops.cropPad = 0;
+    crops.hflip = false;
+    crops.cropScale = 0.4;
+    auto flat = std::make_shared<ImageSet>(*set);
+    std::fill(flat->pixels.begin(), flat->pixels.end(), std::uint8_t(200));
+    BatchLoader lf(flat, 4, crops), lc(set, 4, crops), lc2(set, 4, crops);
+    Batch fb = lf.make(2);
+    QVERIFY(torch::allclose(fb.images, torch::full_like(fb.images, 200 * 2.0f / 255 - 1), 0, 1e-5));
+    LoaderOptions none = crops;
+    none.cropScale = 1;
+    BatchLoader ln(set, 4, none);
+    QVERIFY(!torch::equal(lc.make(2).images, ln.make(2).images));
+    QVERIFY(torch::equal(lc.make(2).images, lc2.make(2).images));
+    QVERIFY(lc.make(2).images.min().item<float>() >= -1.0f && lc.make(2).images.max().item<float>() <= 1.0f);
     // Unaugmented, both views are the same picture.
     LoaderOptions plain;
     plain.views = 2;

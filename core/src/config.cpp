@@ -147,6 +147,7 @@ const std::vector<Field>& fields() {
       plain("pad_to", &TrainConfig::padTo),
       plain("crop_pad", &TrainConfig::cropPad),
       plain("hflip", &TrainConfig::hflip),
+      plain("crop_scale", &TrainConfig::cropScale),
       plain("views", &TrainConfig::views),
       plain("prefetch", &TrainConfig::prefetch),
       plain("out", &TrainConfig::outDir),
@@ -227,6 +228,8 @@ void TrainConfig::validate() const {
   require(padTo >= 0 && padTo <= 4096, "pad_to must be in [0, 4096]");
   require(cropPad >= 0 && cropPad <= 64, "crop_pad must be in [0, 64]");
   require(views == 1 || views == 2, "views must be 1 or 2");
+  require(finite(cropScale) && cropScale >= 0.05 && cropScale <= 1,
+          "crop_scale must be in [0.05, 1] (1 = off)");
   require(finite(minutes) && minutes >= 0 && minutes <= 1e7, "minutes must be in [0, 1e7] (0 = no time limit)");
   require(prefetch >= 1 && prefetch <= 64, "prefetch must be in [1, 64]");
   require(logEvery >= 1, "log_every must be at least 1");

@@ -22,6 +22,9 @@ struct LoaderOptions {
   int targetWidth = 0;
   int cropPad = 0;       // random translation by up to this many pixels (zero fill)
   bool hflip = false;
+  // <1: a random square crop covering an area fraction in [cropScale, 1] of the image, scaled
+  // back to the image's size (bilinear); 1 = off.
+  double cropScale = 1;
   // 2: a batch holds every image twice, independently augmented: rows [0, N) are the first
   // view, rows [N, 2N) the second view of the same images in the same order.
   int views = 1;

@@ -207,6 +207,7 @@ void Trainer::Impl::build(TrainConfig config) {
   lo.cropPad = cfg.cropPad;
   lo.hflip = cfg.hflip;
   lo.views = cfg.views;
+  lo.cropScale = cfg.cropScale;
   lo.seed = cfg.seed;
   lo.prefetch = cfg.prefetch;
   lo.worldSize = dist.worldSize;

@@ -79,6 +79,7 @@ struct TrainConfig {
   int padTo = 0;          // zero-pad images up to this size (0 = the architecture's input)
   int cropPad = 0;        // random crop with this much padding (0 = off)
   bool hflip = false;     // random horizontal flip
+  double cropScale = 1;   // <1: random crops of [cropScale, 1] of the area, resized (1 = off)
   // 2: every image is drawn twice with independent augmentations (AMDIM's two views) and an
   // image's global vector Y of one view is scored against the local features of its other view
   // (both directions); negatives are the other images' locations. 1: the paper's DIM, where Y
