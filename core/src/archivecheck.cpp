@@ -371,8 +371,8 @@ class PickleChecker {
       fail("tensor sizes and strides differ");
     if (offset < 0 || offset > storage)
       fail("tensor offset " + std::to_string(offset) + " outside its storage");
-    // Elements and the last one's index, in 128 bits so no product of 64-bit values overflows
-    // before the comparison (both stop growing once past the storage).
+    // Elements and the last one's index, in 128 bits so no product of two 64-bit values
+    // overflows; both stop growing once past the storage, so no sum does either.
     __int128 elements = 1, last = offset;
     for (std::size_t i = 0; i < sizes.size(); ++i) {
       expect(sizes[i], Kind::Int, "tensor size");
@@ -382,7 +382,7 @@ class PickleChecker {
       if (n == 0) elements = 0;
       if (elements > storage) continue;
       elements *= n;
-      last += static_cast<__int128>(n > 0 ? n - 1 : 0) * stride;
+      last = std::min<__int128>(last + static_cast<__int128>(n > 0 ? n - 1 : 0) * stride, storage);
     }
     if (elements > 0 && (elements > storage || last >= storage))
       fail("tensor view reaches past its storage of " + std::to_string(storage) + " elements");
