@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "archivecheck.h"
 #include "fileutil.h"
 #include "infomax/error.h"
 #include "infomax/trainer.h"
@@ -97,33 +98,51 @@ class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface 
   const std::string& m_bytes;
 };
 
-// LibTorch reads a tensor archive as a TorchScript module: it compiles the type declarations in
+// Everything LibTorch would trust in a tensor archive, checked before it reads any of it:
+// the zip directory's sizes (archivecheck.h), the TorchScript type declarations in code/*.py,
+// the pickles it runs (data.pkl, constants.pkl) and the debug records it may unpickle.
+// LibTorch reads the archive as a TorchScript module: it compiles the type declarations in
 // the archive's code/*.py, and its TorchScript parser crashes (SEGV in parseClassConstant) on
-// some malformed ones (fuzz/regressions-libtorch/). torch::serialize::OutputArchive only writes
-// class declarations of one fixed shape, so any other line is refused before LibTorch parses it.
-void checkArchiveCode(const std::string& bytes, const std::string& origin) {
+// some malformed ones (fuzz/regressions/checkpoint_archive/torchscript-segv).
+// torch::serialize::OutputArchive only writes class declarations of one fixed shape, so any other
+// line is refused before LibTorch parses it. Its unpickler allocates whatever a pickled length or
+// memo index says (fuzz/regressions/checkpoint_archive/unpickler-huge-allocation), so the
+// pickles are walked first.
+void checkArchive(const std::string& bytes, const std::string& origin) {
   static const std::regex kLine(
       R"(|class Module\(Module\):|  __annotations__ = \[\])"
       R"(|  __(parameters|buffers)__ = \[("[^"\\]*", )*\])"
       R"(|  (__annotations__\["[^"\\]*"\] =|[A-Za-z_][A-Za-z0-9_]* :) )"
       R"((Tensor|str|bool|int|float|Tuple\[float, float\]|__torch__\.___torch_mangle_[0-9]{1,6}\.Module))");
-  static const std::regex kCodeRecord(R"(code/__torch__(/___torch_mangle_[0-9]{1,6})?\.py)");
+  // Before the reader exists: its constructor already reads the version record.
+  const ArchiveDirectory directory = checkArchiveDirectory(bytes, origin);
   caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReadAdapter>(bytes));
-  for (const std::string& name : reader.getAllRecords()) {
-    if (name.rfind("code/", 0) != 0 || name.size() < 3 || name.compare(name.size() - 3, 3, ".py"))
-      continue;
-    if (!std::regex_match(name, kCodeRecord))
-      throw Error(origin + ": corrupt tensor archive (unexpected record " + name + ")");
-    auto [data, size] = reader.getRecord(name);
+  for (const auto& [name, size] : directory.sizes) {
+    const bool isCode = name.size() > 3 && name.compare(name.size() - 3, 3, ".py") == 0;
+    const bool isDebug = name.size() > 10 && name.compare(name.size() - 10, 10, ".debug_pkl") == 0;
+    if (!isCode && !isDebug && name != "data.pkl" && name != "constants.pkl") continue;
+    auto [data, got] = reader.getRecord(name);
     const char* text = static_cast<const char*>(data.get());
-    std::size_t lineNo = 1;
-    for (std::size_t at = 0; at <= size; ++lineNo) {
-      std::size_t end = at;
-      while (end < size && text[end] != '\n') ++end;
-      if (!std::regex_match(text + at, text + end, kLine))
-        throw Error(origin + ": corrupt tensor archive (" + name + " line " +
-                    std::to_string(lineNo) + " is not a tensor declaration)");
-      at = end + 1;
+    if (got != size)
+      throw Error(origin + ": corrupt tensor archive (" + name + " is " + std::to_string(got) +
+                  " bytes, its directory says " + std::to_string(size) + ")");
+    if (name == "data.pkl" || name == "constants.pkl") {
+      checkArchivePickle(text, got, name, name == "data.pkl" ? "data/" : "constants/", directory,
+                         origin);
+    } else if (isDebug) {
+      if (!isPlainDebugRecord(text, got))
+        throw Error(origin + ": corrupt tensor archive (" + name +
+                    " is not the debug record OutputArchive writes)");
+    } else {
+      std::size_t lineNo = 1;
+      for (std::size_t at = 0; at <= got; ++lineNo) {
+        std::size_t end = at;
+        while (end < got && text[end] != '\n') ++end;
+        if (!std::regex_match(text + at, text + end, kLine))
+          throw Error(origin + ": corrupt tensor archive (" + name + " line " +
+                      std::to_string(lineNo) + " is not a tensor declaration)");
+        at = end + 1;
+      }
     }
   }
 }
@@ -198,7 +217,7 @@ TrainConfig configFromCheckpoint(const CheckpointFile& file, const std::string& 
 void openArchive(const CheckpointFile& file, const std::string& path,
                  torch::serialize::InputArchive& archive, torch::Device device) {
   guardTorch("checkpoint " + path, [&] {
-    checkArchiveCode(file.archive, "checkpoint " + path);
+    checkArchive(file.archive, "checkpoint " + path);
     const std::string& bytes = file.archive;
     archive.load_from(
         [&bytes](std::uint64_t pos, void* buf, std::size_t n) { return readBounded(bytes, pos, buf, n); },
