@@ -36,6 +36,9 @@ class DimModelImpl : public torch::nn::Module {
 
   Encoder encoder{nullptr};
   const TrainConfig& config() const { return m_config; }
+  // Data parallel with gather_negatives: the heads score this rank's anchors against every
+  // rank's images through `gather` (unset: negatives from this batch only).
+  void setRowGather(RowGather gather) { m_gather = std::move(gather); }
 
  private:
   PairScores localPairs(const EncoderOutputs& f, const torch::Tensor& subset);
@@ -45,7 +48,10 @@ class DimModelImpl : public torch::nn::Module {
   PairScores globalPairs(const EncoderOutputs& f);
   torch::Tensor clip(const torch::Tensor& s) const;
 
+  const RowGather* gather() const { return m_gather.all ? &m_gather : nullptr; }
+
   TrainConfig m_config;
+  RowGather m_gather;
   EncodeDotLocal m_localDot{nullptr};
   ConcatConvLocal m_localConcat{nullptr};
   EncodeDotGlobal m_globalDot{nullptr};
