@@ -152,11 +152,17 @@ QString writeNoBnArch(const QTemporaryDir& dir) {
 
 // The settings of the equivalence tests: the BN-free model, augmentation on, a large lr.
 QStringList noBnRun(const QString& arch) {
-  return tinyRun() + QStringList{QStringLiteral("--arch"), arch, QStringLiteral("--local-head"),
-                                 QStringLiteral("concat-conv"), QStringLiteral("--crop-pad"),
-                                 QStringLiteral("2"), QStringLiteral("--hflip"),
-                                 QStringLiteral("--lr"), QStringLiteral("1e-3"),
-                                 QStringLiteral("--seed"), QStringLiteral("7")};
+  return tinyRun() + QStringList{QStringLiteral("--arch"),
+                                 arch,
+                                 QStringLiteral("--local-head"),
+                                 QStringLiteral("concat-conv"),
+                                 QStringLiteral("--crop-pad"),
+                                 QStringLiteral("2"),
+                                 QStringLiteral("--hflip"),
+                                 QStringLiteral("--lr"),
+                                 QStringLiteral("1e-3"),
+                                 QStringLiteral("--seed"),
+                                 QStringLiteral("7")};
 }
 
 // max |a - b| / max |b|: a relative difference of two gradients.
@@ -261,7 +267,8 @@ class TestDistributed : public QObject {
   void twoRanksEqualOneProcessWithGlobalBatch() {
     QTemporaryDir dir;
     const QString arch = writeNoBnArch(dir);
-    const QStringList common = noBnRun(arch) + QStringList{QStringLiteral("--steps"), QStringLiteral("3")};
+    const QStringList common =
+        noBnRun(arch) + QStringList{QStringLiteral("--steps"), QStringLiteral("3")};
     const int port = freePort();
     std::vector<Proc> ps;
     for (int r = 0; r < 2; ++r)
@@ -302,24 +309,25 @@ class TestDistributed : public QObject {
   void gatherNegativesEqualsOneProcessWithAllNegatives() {
     QTemporaryDir dir;
     const QString arch = writeNoBnArch(dir);
-    const QStringList common = noBnRun(arch) + QStringList{
-        QStringLiteral("--estimator"), QStringLiteral("nce"), QStringLiteral("--mode"),
-        QStringLiteral("local+global"), QStringLiteral("--global-head"),
-        QStringLiteral("global-disc"), QStringLiteral("--steps"), QStringLiteral("1")};
+    const QStringList common =
+        noBnRun(arch) + QStringList{QStringLiteral("--estimator"),   QStringLiteral("nce"),
+                                    QStringLiteral("--mode"),        QStringLiteral("local+global"),
+                                    QStringLiteral("--global-head"), QStringLiteral("global-disc"),
+                                    QStringLiteral("--steps"),       QStringLiteral("1")};
     const int port = freePort();
     std::vector<Proc> ps;
     for (int r = 0; r < 2; ++r)
-      ps.push_back(start(QStringList{QStringLiteral("train")} + common + rankArgs(2, r, port) +
-                         QStringList{QStringLiteral("--batch"), QStringLiteral("32"),
-                                     QStringLiteral("--dist-gather-negatives"),
-                                     QStringLiteral("--out"), dir.filePath(QStringLiteral("two")),
-                                     QStringLiteral("--dump-params"),
-                                     dir.filePath(QStringLiteral("two{rank}.bin"))}));
-    ps.push_back(start(QStringList{QStringLiteral("train")} + common +
-                       QStringList{QStringLiteral("--batch"), QStringLiteral("64"),
-                                   QStringLiteral("--out"), dir.filePath(QStringLiteral("one")),
-                                   QStringLiteral("--dump-params"),
-                                   dir.filePath(QStringLiteral("one.bin"))}));
+      ps.push_back(
+          start(QStringList{QStringLiteral("train")} + common + rankArgs(2, r, port) +
+                QStringList{QStringLiteral("--batch"), QStringLiteral("32"),
+                            QStringLiteral("--dist-gather-negatives"), QStringLiteral("--out"),
+                            dir.filePath(QStringLiteral("two")), QStringLiteral("--dump-params"),
+                            dir.filePath(QStringLiteral("two{rank}.bin"))}));
+    ps.push_back(
+        start(QStringList{QStringLiteral("train")} + common +
+              QStringList{QStringLiteral("--batch"), QStringLiteral("64"), QStringLiteral("--out"),
+                          dir.filePath(QStringLiteral("one")), QStringLiteral("--dump-params"),
+                          dir.filePath(QStringLiteral("one.bin"))}));
     ps.push_back(start(QStringList{QStringLiteral("train")} + common +
                        QStringList{QStringLiteral("--batch"), QStringLiteral("64"),
                                    QStringLiteral("--negative-groups"), QStringLiteral("2"),
@@ -336,9 +344,11 @@ class TestDistributed : public QObject {
     const auto one = readFloats(dir.filePath(QStringLiteral("one.bin.grad")));
     const auto ctl = readFloats(dir.filePath(QStringLiteral("ctl.bin.grad")));
     const double e = relativeDiff(two, one), c = relativeDiff(ctl, one);
-    qInfo("first step's gradient, max |diff| / max |g|: %.3g (2 x 32 gathered vs 1 x 64), %.3g "
-          "(control: 1 x 64 in 2 groups)", e, c);
-    QVERIFY2(e < 1e-3, qPrintable(QString::number(e)));  // measured 8e-5
+    qInfo(
+        "first step's gradient, max |diff| / max |g|: %.3g (2 x 32 gathered vs 1 x 64), %.3g "
+        "(control: 1 x 64 in 2 groups)",
+        e, c);
+    QVERIFY2(e < 1e-3, qPrintable(QString::number(e)));                // measured 8e-5
     QVERIFY2(c > 10 * e && c > 1e-2, qPrintable(QString::number(c)));  // measured 0.11
   }
 
@@ -349,8 +359,9 @@ class TestDistributed : public QObject {
   void resumeWithOtherWorldSize() {
     QTemporaryDir dir;
     const QString arch = writeNoBnArch(dir);
-    const QStringList common = noBnRun(arch) + QStringList{QStringLiteral("--dist-gather-negatives"),
-                                                           QStringLiteral("--steps"), QStringLiteral("3")};
+    const QStringList common =
+        noBnRun(arch) + QStringList{QStringLiteral("--dist-gather-negatives"),
+                                    QStringLiteral("--steps"), QStringLiteral("3")};
     auto path = [&](const QString& name) { return dir.filePath(name); };
     int port = freePort();
     std::vector<Proc> ps;
@@ -379,10 +390,12 @@ class TestDistributed : public QObject {
       return rs;
     };
     for (int round = 0; round < 2; ++round) {
-      auto a = resume(QStringLiteral("x"), round == 0 ? 1 : 2,
-                      round == 0 ? QStringLiteral("x-own{rank}.bin") : QStringLiteral("x-other{rank}.bin"));
-      auto b = resume(QStringLiteral("y"), round == 0 ? 2 : 1,
-                      round == 0 ? QStringLiteral("y-own{rank}.bin") : QStringLiteral("y-other{rank}.bin"));
+      auto a = resume(
+          QStringLiteral("x"), round == 0 ? 1 : 2,
+          round == 0 ? QStringLiteral("x-own{rank}.bin") : QStringLiteral("x-other{rank}.bin"));
+      auto b = resume(
+          QStringLiteral("y"), round == 0 ? 2 : 1,
+          round == 0 ? QStringLiteral("y-own{rank}.bin") : QStringLiteral("y-other{rank}.bin"));
       std::vector<Proc> all;
       for (auto& pr : a) all.push_back(std::move(pr));
       for (auto& pr : b) all.push_back(std::move(pr));
@@ -395,8 +408,10 @@ class TestDistributed : public QObject {
     auto grad = [&](const char* name) { return readFloats(path(QLatin1String(name))); };
     const double x = relativeDiff(grad("x-other0.bin.grad"), grad("x-own0.bin.grad"));
     const double y = relativeDiff(grad("y-other0.bin.grad"), grad("y-own0.bin.grad"));
-    qInfo("step 4's gradient after a world-size change on resume, max |diff| / max |g|: %.3g "
-          "(1 -> 2 ranks), %.3g (2 -> 1)", x, y);
+    qInfo(
+        "step 4's gradient after a world-size change on resume, max |diff| / max |g|: %.3g "
+        "(1 -> 2 ranks), %.3g (2 -> 1)",
+        x, y);
     QVERIFY2(x < 1e-3, qPrintable(QString::number(x)));
     QVERIFY2(y < 1e-3, qPrintable(QString::number(y)));
     QCOMPARE(readFloats(path(QStringLiteral("x-other0.bin"))),
@@ -411,14 +426,16 @@ class TestDistributed : public QObject {
   // all-reduce is interleaved with the bucket all-reduces on the same process group.
   void overlapGivesTheSameBitsUnderSkew() {
     QTemporaryDir dir;
-    const QStringList base = tinyRun() + QStringList{QStringLiteral("--batch"), QStringLiteral("8"),
-                                                     QStringLiteral("--steps"), QStringLiteral("3"),
-                                                     QStringLiteral("--mode"), QStringLiteral("local+global")};
+    const QStringList base =
+        tinyRun() + QStringList{QStringLiteral("--batch"), QStringLiteral("8"),
+                                QStringLiteral("--steps"), QStringLiteral("3"),
+                                QStringLiteral("--mode"),  QStringLiteral("local+global")};
     auto pair = [&](const QString& name, const QStringList& extra, const QString& rank1Env) {
       const int port = freePort();
       std::vector<Proc> ps;
       for (int r = 0; r < 2; ++r)
-        ps.push_back(start(QStringList{QStringLiteral("train")} + base + extra + rankArgs(2, r, port) +
+        ps.push_back(start(QStringList{QStringLiteral("train")} + base + extra +
+                               rankArgs(2, r, port) +
                                QStringList{QStringLiteral("--dump-params"),
                                            dir.filePath(name + QStringLiteral("{rank}.bin"))},
                            r == 1 ? rank1Env : QString()));
@@ -432,14 +449,19 @@ class TestDistributed : public QObject {
     QVERIFY(pair(QStringLiteral("after"), {}, QString()));
     QVERIFY(pair(QStringLiteral("overlap"), {QStringLiteral("--dist-overlap")}, skew));
     QVERIFY(pair(QStringLiteral("gafter"), gather, QString()));
-    QVERIFY(pair(QStringLiteral("goverlap"), gather + QStringList{QStringLiteral("--dist-overlap")}, skew));
+    QVERIFY(pair(QStringLiteral("goverlap"), gather + QStringList{QStringLiteral("--dist-overlap")},
+                 skew));
     auto bits = [&](const char* name) { return readFloats(dir.filePath(QLatin1String(name))); };
     const auto after = bits("after0.bin"), gafter = bits("gafter0.bin");
     QVERIFY(!after.isEmpty());
     for (const char* name : {"after1.bin", "overlap0.bin", "overlap1.bin"})
-      QVERIFY2(bits(name) == after, qPrintable(QStringLiteral("%1: max |diff| %2").arg(QLatin1String(name)).arg(maxAbsDiff(bits(name), after))));
+      QVERIFY2(bits(name) == after, qPrintable(QStringLiteral("%1: max |diff| %2")
+                                                   .arg(QLatin1String(name))
+                                                   .arg(maxAbsDiff(bits(name), after))));
     for (const char* name : {"gafter1.bin", "goverlap0.bin", "goverlap1.bin"})
-      QVERIFY2(bits(name) == gafter, qPrintable(QStringLiteral("%1: max |diff| %2").arg(QLatin1String(name)).arg(maxAbsDiff(bits(name), gafter))));
+      QVERIFY2(bits(name) == gafter, qPrintable(QStringLiteral("%1: max |diff| %2")
+                                                    .arg(QLatin1String(name))
+                                                    .arg(maxAbsDiff(bits(name), gafter))));
     QVERIFY(maxAbsDiff(after, gafter) > 0);  // the gather changes the objective
   }
 

@@ -114,8 +114,8 @@ class TestModel : public QObject {
     GlobalDisc disc(c, 2, 2, yd, 8);
     EncodeDotGlobal global(c, 2, 2, yd, 8);
     global->eval();
-    using Score = std::function<PairScores(const torch::Tensor&, const torch::Tensor&,
-                                           const RowGather*)>;
+    using Score =
+        std::function<PairScores(const torch::Tensor&, const torch::Tensor&, const RowGather*)>;
     const std::vector<std::pair<const char*, Score>> heads = {
         {"encode-dot", [&](auto& m, auto& v, auto* g) { return dot(mapToLocations(m), v, g); }},
         {"concat-conv", [&](auto& m, auto& v, auto* g) { return concat(mapToLocations(m), v, g); }},

@@ -225,8 +225,8 @@ class AllGatherRowsFunction : public torch::autograd::Function<AllGatherRowsFunc
     }
     // Gloo writes into the tensors of `outputs` (which share storage with `parts`).
     auto all = torch::cat(outputs[0], 0).to(x.scalar_type());
-    pg->m_gatherMs += std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - t0).count();
+    pg->m_gatherMs +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return all;
   }
 
@@ -246,8 +246,8 @@ class AllGatherRowsFunction : public torch::autograd::Function<AllGatherRowsFunc
       pg->fail("feature gradient all-reduce", e);
     }
     auto mine = g.narrow(0, pg->rank() * rows, rows).to(dtype);
-    pg->m_gatherMs += std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - t0).count();
+    pg->m_gatherMs +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return {mine, torch::Tensor()};
   }
 };

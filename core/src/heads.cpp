@@ -75,11 +75,12 @@ PairScores ConcatConvLocalImpl::forward(const torch::Tensor& locations, const to
   s.pos = score(a, b);                                  // N x M
   // Negatives of anchor i (image offset + i of `images`): images offset + i + 1 .. + K, cyclic
   // over the whole batch — over every rank's images when they are gathered.
-  auto pool = gather ? gather->all(a) : a;              // images x M x H
+  auto pool = gather ? gather->all(a) : a;  // images x M x H
   const auto images = pool.size(0);
   const auto offset = gather ? gather->rank * n : std::int64_t{0};
   const int k = static_cast<int>(std::min<int64_t>(m_negatives, images - 1));
-  const auto own = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(a.device())) + offset;
+  const auto own =
+      torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(a.device())) + offset;
   std::vector<torch::Tensor> shifted;
   for (int i = 1; i <= k; ++i) shifted.push_back(pool.index_select(0, (own + i) % images));
   auto negA = torch::stack(shifted, 1);                 // N x K x M x H
@@ -104,10 +105,10 @@ PairScores EncodeDotGlobalImpl::forward(const torch::Tensor& localMap, const tor
                                         const RowGather* gather) {
   auto h = torch::relu(m_bn(m_conv(localMap))).flatten(1);
   auto mapCode = m_out(torch::relu(m_fcBn(m_fc(h))));  // N x U
-  if (gather) mapCode = gather->all(mapCode);           // W*N x U
+  if (gather) mapCode = gather->all(mapCode);          // W*N x U
   auto yCode = m_y(y);                                  // N x U
   PairScores s;
-  s.all = torch::mm(yCode, mapCode.t()).unsqueeze(2);   // N x N (or W*N) x 1
+  s.all = torch::mm(yCode, mapCode.t()).unsqueeze(2);  // N x N (or W*N) x 1
   std::tie(s.pos, s.neg) = splitScores(s.all, gather ? gather->rank * y.size(0) : 0);
   return s;
 }

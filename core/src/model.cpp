@@ -43,7 +43,8 @@ torch::Tensor DimModelImpl::clip(const torch::Tensor& s) const {
 PairScores DimModelImpl::localPairs(const EncoderOutputs& f, const torch::Tensor& subset) {
   auto locations = mapToLocations(f.local);  // N x M x C
   if (subset.defined()) locations = locations.index_select(1, subset);
-  return m_localConcat ? m_localConcat(locations, f.y, gather()) : m_localDot(locations, f.y, gather());
+  return m_localConcat ? m_localConcat(locations, f.y, gather())
+                       : m_localDot(locations, f.y, gather());
 }
 
 torch::Tensor DimModelImpl::sampleLocations(std::int64_t count, std::uint64_t stream) const {

@@ -297,8 +297,8 @@ void Trainer::Impl::initDistributed() {
   reducer = std::make_unique<GradientReducer>(*pg, model->parameters(), dist.overlap);
   if (cfg.gatherNegatives) {
     ProcessGroupHandle* group = pg.get();
-    model->setRowGather({[group](const torch::Tensor& t) { return group->allGatherRows(t); },
-                         dist.rank});
+    model->setRowGather(
+        {[group](const torch::Tensor& t) { return group->allGatherRows(t); }, dist.rank});
   }
 }
 
@@ -591,7 +591,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t e
                   " per rank (global batch " + std::to_string(globalBatch) + "); world size " +
                   std::to_string(dist.worldSize) +
                   " cannot split that global batch into equal per-rank batches of at least 2: "
-                  "resume with a world size that divides " + std::to_string(globalBatch));
+                  "resume with a world size that divides " +
+                  std::to_string(globalBatch));
     const int perRank = static_cast<int>(globalBatch / dist.worldSize);
     note = "resuming a run of world size " + std::to_string(oldWorld) + " with world size " +
            std::to_string(dist.worldSize) + ": per-rank batch " + std::to_string(cfg.batch) +
