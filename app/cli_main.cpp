@@ -201,6 +201,9 @@ LOCAL_RANK, MASTER_ADDR, MASTER_PORT; flags win; see docs/DISTRIBUTED.md)
   --master HOST:PORT   rank 0's rendezvous address (default 127.0.0.1:29500)
   --dist-timeout S     a peer silent this long fails the run (default 30 s)
   --dist-overlap       all-reduce gradient buckets during backward (experimental; off)
+  --dist-gather-negatives  negatives from every rank's images, not just this rank's batch:
+                       all-gathers the heads' feature side each step (off; costs one
+                       all-gather forward and one all-reduce backward per term)
   --batch is per rank: a step trains on N x batch images.
 )";
 
@@ -295,6 +298,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
     c.checkpointEvery = static_cast<int>(toInt("--checkpoint-every", a.get("--checkpoint-every")));
   if (a.has("--negative-groups"))
     c.negativeGroups = static_cast<int>(toInt("--negative-groups", a.get("--negative-groups")));
+  if (a.has("--dist-gather-negatives")) c.gatherNegatives = true;
 }
 
 const std::vector<std::string> kTrainValueFlags = {
@@ -303,7 +307,8 @@ const std::vector<std::string> kTrainValueFlags = {
     "--score-clip", "--score-scale", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
     "--precision", "--crop-pad", "--crop-scale", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
-const std::vector<std::string> kTrainSwitches = {"--json", "--quiet", "--mine", "--hflip", "--help"};
+const std::vector<std::string> kTrainSwitches = {"--json",  "--quiet", "--mine",
+                                                 "--hflip", "--help",  "--dist-gather-negatives"};
 
 // Runs a trainer on a worker thread while this thread draws progress and watches for Ctrl-C.
 int runTraining(Trainer& trainer, bool json, bool quiet) {
@@ -385,7 +390,8 @@ int runTraining(Trainer& trainer, bool json, bool quiet) {
         << ", \"world_size\": " << trainer.distributed().worldSize
         << ", \"comm_wait_ms_per_step\": " << jsonNumber(result.commWaitMsPerStep)
         << ", \"gradient_bytes_per_step\": " << jsonNumber(result.gradientBytesPerStep)
-        << ", \"gradient_buckets\": " << result.gradientBuckets;
+        << ", \"gradient_buckets\": " << result.gradientBuckets
+        << ", \"feature_gather_ms_per_step\": " << jsonNumber(result.featureGatherMsPerStep);
     if (haveLast) {
       o << ", \"last\": {";
       const auto& cols = MetricSample::columns();
@@ -442,14 +448,19 @@ int cmdResume(Args& a) {
     std::cout << "usage: infomax resume RUN_DIR|CHECKPOINT [--steps N] [--json] [--quiet]\n\n"
                  "Continues a run from its latest checkpoint (or the given one). --steps N\n"
                  "trains N more steps beyond the checkpoint instead of the run's own budget.\n"
-                 "A distributed run resumes with the same --world-size/--rank/--master flags (or\n"
-                 "torchrun's environment) on every rank; each rank reads the same checkpoint.\n";
+                 "A distributed run resumes with --world-size/--rank/--master flags (or\n"
+                 "torchrun's environment) on every rank; each rank reads the same checkpoint.\n"
+                 "Another world size than the run's keeps the global batch (world size x batch)\n"
+                 "and the data order: the per-rank batch becomes global batch / world size, and\n"
+                 "a world size that does not divide the global batch is refused.\n";
     return 0;
   }
   if (a.positional().size() != 1) throw UsageError("resume needs one run folder or checkpoint");
   const long long extra = a.has("--steps") ? toInt("--steps", a.get("--steps")) : 0;
   if (extra < 0) throw UsageError("--steps must not be negative");
   auto trainer = Trainer::resume(a.positional()[0], extra, distributedOptions(a));
+  if (!trainer->resumeNote().empty() && trainer->distributed().rank == 0)
+    std::fprintf(stderr, "note: %s\n", trainer->resumeNote().c_str());
   return runTraining(*trainer, a.has("--json"), a.has("--quiet"));
 }
 

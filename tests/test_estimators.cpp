@@ -43,6 +43,20 @@ class TestEstimators : public QObject {
     }
   }
 
+  // N = 2 anchors against K = 4 images, anchors being images 2 and 3 (rank 1 of 2).
+  void splitWithOffset() {
+    auto s = torch::empty({2, 4, 1}, torch::kDouble);
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 4; ++j) s[i][j][0] = 10 * i + j;
+    auto [pos, neg] = splitScores(s, 2);
+    QCOMPARE(pos.sizes().vec(), (std::vector<int64_t>{2, 1}));
+    QCOMPARE(neg.sizes().vec(), (std::vector<int64_t>{2, 3}));
+    QCOMPARE(item(pos[0][0]), 2.0);
+    QCOMPARE(item(pos[1][0]), 13.0);
+    for (int q = 0; q < 3; ++q) QCOMPARE(item(neg[0][q]), double(std::vector<int>{0, 1, 3}[q]));
+    for (int q = 0; q < 3; ++q) QCOMPARE(item(neg[1][q]), double(std::vector<int>{10, 11, 12}[q]));
+  }
+
   void jsd() {
     auto [pos, neg] = splitScores(scores2());
     auto e = estimateMI(Estimator::Jsd, pos, neg);

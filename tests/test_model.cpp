@@ -4,6 +4,7 @@
 
 #include <QtTest>
 
+#include <functional>
 #include <sstream>
 
 #include "archspec.h"
@@ -98,6 +99,52 @@ class TestModel : public QObject {
         for (int m = 0; m < 4; ++m)
           QVERIFY(std::abs(s.neg[i][(k - 1) * 4 + m].item<double>() - r.pos[j][m].item<double>()) < 1e-5);
       }
+    }
+  }
+
+  // Each head with a RowGather (two ranks emulated in one process: the "gather" splices the
+  // other rank's feature codes, recorded in a first pass, around this rank's own) scores rank
+  // r's anchors exactly like rows [r n, (r + 1) n) of the whole batch scored at once.
+  void gatheredHeadsEqualRowsOfTheWholeBatch() {
+    const int n = 3, c = 4, yd = 5, world = 2;
+    auto map = torch::randn({world * n, c, 2, 2});
+    auto y = torch::randn({world * n, yd});
+    EncodeDotLocal dot(c, yd, 8);
+    dot->eval();  // BN on running statistics: a row's code does not depend on its batch
+    ConcatConvLocal concat(c, yd, /*negatives=*/4, /*hidden=*/8);  // 4 > n - 1: crosses ranks
+    GlobalDisc disc(c, 2, 2, yd, 8);
+    EncodeDotGlobal global(c, 2, 2, yd, 8);
+    global->eval();
+    using Score =
+        std::function<PairScores(const torch::Tensor&, const torch::Tensor&, const RowGather*)>;
+    const std::vector<std::pair<const char*, Score>> heads = {
+        {"encode-dot", [&](auto& m, auto& v, auto* g) { return dot(mapToLocations(m), v, g); }},
+        {"concat-conv", [&](auto& m, auto& v, auto* g) { return concat(mapToLocations(m), v, g); }},
+        {"global-disc", [&](auto& m, auto& v, auto* g) { return disc(m, v, g); }},
+        {"global encode-dot", [&](auto& m, auto& v, auto* g) { return global(m, v, g); }}};
+    torch::NoGradGuard noGrad;
+    for (const auto& [name, score] : heads) {
+      const PairScores whole = score(map, y, nullptr);
+      std::vector<torch::Tensor> codes(world);
+      for (int pass = 0; pass < 2; ++pass)
+        for (int r = 0; r < world; ++r) {
+          RowGather g;
+          g.rank = r;
+          g.all = [&, r, pass](const torch::Tensor& own) {
+            if (pass == 0) codes[r] = own.clone();
+            std::vector<torch::Tensor> parts = codes;
+            parts[r] = own;
+            for (auto& p : parts)
+              if (!p.defined()) p = torch::zeros_like(own);
+            return torch::cat(parts, 0);
+          };
+          const PairScores part = score(map.narrow(0, r * n, n), y.narrow(0, r * n, n), &g);
+          if (pass == 0) continue;
+          const auto pos = whole.pos.narrow(0, r * n, n), neg = whole.neg.narrow(0, r * n, n);
+          QVERIFY2(part.pos.sizes() == pos.sizes() && part.neg.sizes() == neg.sizes(), name);
+          QVERIFY2(torch::allclose(part.pos, pos, 1e-5, 1e-5), name);
+          QVERIFY2(torch::allclose(part.neg, neg, 1e-5, 1e-5), name);
+        }
     }
   }
 

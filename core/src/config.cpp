@@ -133,6 +133,7 @@ const std::vector<Field>& fields() {
       plain("score_scale", &TrainConfig::scoreScale),
       plain("local_fraction", &TrainConfig::localFraction),
       plain("negative_groups", &TrainConfig::negativeGroups),
+      plain("gather_negatives", &TrainConfig::gatherNegatives),
       plain("batch", &TrainConfig::batch),
       plain("lr", &TrainConfig::lr),
       plain("adam_beta1", &TrainConfig::adamBeta1),
@@ -241,6 +242,9 @@ void TrainConfig::validate() const {
   require(negativeGroups >= 1 && batch % negativeGroups == 0 && batch / negativeGroups >= 2,
           "negative_groups must divide the batch into groups of at least 2 images, got " +
               std::to_string(negativeGroups) + " groups for batch " + std::to_string(batch));
+  require(!(gatherNegatives && negativeGroups > 1),
+          "gather_negatives (negatives from every rank) contradicts negative_groups > 1 "
+          "(negatives only from a slice of the batch); choose one");
 }
 
 std::string TrainConfig::toJson() const {

@@ -8,7 +8,9 @@
 #endif
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <thread>
 
 #include "infomax/error.h"
 
@@ -202,6 +204,58 @@ void ProcessGroupHandle::checkSame(const std::string& key, const std::string& te
   }
 }
 
+// The autograd node behind ProcessGroupHandle::allGatherRows. Gloo collectives run in fp32 (its
+// 1.13 build has no bf16 kernels); the result and the gradient keep the input's dtype.
+class AllGatherRowsFunction : public torch::autograd::Function<AllGatherRowsFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               ProcessGroupHandle* pg) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ctx->saved_data["pg"] = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(pg));
+    ctx->saved_data["rows"] = x.size(0);
+    auto in = x.to(torch::kFloat).contiguous();
+    std::vector<torch::Tensor> parts;
+    for (int r = 0; r < pg->worldSize(); ++r) parts.push_back(torch::empty_like(in));
+    std::vector<std::vector<torch::Tensor>> outputs{parts};
+    std::vector<torch::Tensor> inputs{in};
+    try {
+      pg->m_group->allgather(outputs, inputs)->wait();
+    } catch (const std::exception& e) {
+      pg->fail("feature all-gather", e);
+    }
+    // Gloo writes into the tensors of `outputs` (which share storage with `parts`).
+    auto all = torch::cat(outputs[0], 0).to(x.scalar_type());
+    pg->m_gatherMs +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return all;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto* pg = reinterpret_cast<ProcessGroupHandle*>(
+        static_cast<std::intptr_t>(ctx->saved_data["pg"].toInt()));
+    const std::int64_t rows = ctx->saved_data["rows"].toInt();
+    const auto dtype = grads[0].scalar_type();
+    // Every rank's loss may depend on this rank's rows: their gradient is the sum over ranks.
+    auto g = grads[0].to(torch::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
+    std::vector<torch::Tensor> v{g};
+    try {
+      pg->m_group->allreduce(v)->wait();
+    } catch (const std::exception& e) {
+      pg->fail("feature gradient all-reduce", e);
+    }
+    auto mine = g.narrow(0, pg->rank() * rows, rows).to(dtype);
+    pg->m_gatherMs +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return {mine, torch::Tensor()};
+  }
+};
+
+torch::Tensor ProcessGroupHandle::allGatherRows(const torch::Tensor& x) {
+  return AllGatherRowsFunction::apply(x, this);
+}
+
 GradientReducer::GradientReducer(ProcessGroupHandle& pg, std::vector<torch::Tensor> params,
                                  bool overlap, std::size_t firstBucketBytes,
                                  std::size_t bucketBytes)
@@ -224,6 +278,7 @@ GradientReducer::GradientReducer(ProcessGroupHandle& pg, std::vector<torch::Tens
     size += bytes;
     m_bytes += bytes;
   }
+  m_testDelayMs = envInt("INFOMAX_TEST_HOOK_DELAY_MS", 0);
   if (m_overlap) {
     for (std::size_t k = 0; k < m_params.size(); ++k) {
       auto acc = torch::autograd::impl::grad_accumulator(m_params[k]);
@@ -249,6 +304,9 @@ void GradientReducer::prepare() {
 
 void GradientReducer::onGradReady(std::size_t param) {
   if (!m_armed) return;
+  // Test hook: stretch backward on this rank so its buckets go out at other times than its
+  // peers' (and other buckets' all-reduces run while later gradients are still computed).
+  if (m_testDelayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(m_testDelayMs));
   Bucket& b = m_buckets[m_bucketOf[param]];
   if (--b.pending == 0) launchInOrder();
 }

@@ -38,6 +38,13 @@ class ProcessGroupHandle final {
   void allReduceSum(torch::Tensor& t);
   void broadcast(std::vector<torch::Tensor> tensors, int root = 0);
   void barrier();
+  // Concatenates every rank's x (same shape on every rank) along dim 0, in rank order.
+  // Differentiable: the backward all-reduces (sums) the gradient of the whole result and
+  // returns this rank's rows, so gradients reach the rank that owns them. Every rank must call
+  // it, and run its backward, in the same order. Time spent in both directions is added to
+  // gatherMs().
+  torch::Tensor allGatherRows(const torch::Tensor& x);
+  double gatherMs() const { return m_gatherMs; }
   // Every rank must hold the same text (e.g. the run's settings); throws Error naming both.
   void checkSame(const std::string& key, const std::string& text, const std::string& what);
   [[noreturn]] void fail(const std::string& what, const std::exception& e) const;
@@ -46,6 +53,8 @@ class ProcessGroupHandle final {
   DistributedOptions m_options;
   c10::intrusive_ptr<c10d::Store> m_store;
   c10::intrusive_ptr<c10d::ProcessGroup> m_group;
+  double m_gatherMs = 0;
+  friend class AllGatherRowsFunction;
 };
 
 class GradientReducer final {
@@ -89,6 +98,7 @@ class GradientReducer final {
   bool m_armed = false, m_overlap = true;
   double m_lastWaitMs = 0;
   int m_launchedEarly = 0;
+  int m_testDelayMs = 0;  // INFOMAX_TEST_HOOK_DELAY_MS: sleep in every ready hook (tests)
 };
 
 }  // namespace infomax

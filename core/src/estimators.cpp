@@ -6,13 +6,15 @@ namespace infomax {
 
 namespace F = torch::nn::functional;
 
-std::pair<torch::Tensor, torch::Tensor> splitScores(const torch::Tensor& scores) {
-  TORCH_CHECK(scores.dim() == 3 && scores.size(0) == scores.size(1),
-              "scores must be N x N x M");
-  const auto n = scores.size(0), m = scores.size(2);
-  auto pos = scores.diagonal(0, 0, 1).transpose(0, 1);  // N x M
-  auto offDiag = ~torch::eye(n, scores.options().dtype(torch::kBool));
-  auto neg = scores.masked_select(offDiag.unsqueeze(2)).view({n, (n - 1) * m});
+std::pair<torch::Tensor, torch::Tensor> splitScores(const torch::Tensor& scores,
+                                                    std::int64_t offset) {
+  TORCH_CHECK(scores.dim() == 3 && offset >= 0 && offset + scores.size(0) <= scores.size(1),
+              "scores must be N x K x M with the N anchors at columns offset .. offset + N - 1");
+  const auto n = scores.size(0), k = scores.size(1), m = scores.size(2);
+  auto pos = scores.diagonal(offset, 0, 1).transpose(0, 1);  // N x M
+  auto notSelf = torch::ones({n, k}, scores.options().dtype(torch::kBool));
+  notSelf.diagonal(offset).fill_(false);
+  auto neg = scores.masked_select(notSelf.unsqueeze(2)).view({n, (k - 1) * m});
   return {pos, neg};
 }
 

@@ -23,10 +23,13 @@ struct MiEstimate {
   torch::Tensor neg;   // the negative scores, N x Q (detached)
 };
 
-// Splits an all-pairs score tensor S (N x N x M; S[i][j][m] = score of anchor i's global
-// vector with location m of image j) into positives (N x M, j == i) and negatives
-// (N x (N-1)M, j != i): every other image's locations, self pairs masked out.
-std::pair<torch::Tensor, torch::Tensor> splitScores(const torch::Tensor& scores);
+// Splits an all-pairs score tensor S (N x K x M; S[i][j][m] = score of anchor i's global
+// vector with location m of image j, K >= N images of which anchor i is image offset + i)
+// into positives (N x M, j == offset + i) and negatives (N x (K-1)M, every other image's
+// locations, self pairs masked out). K == N, offset 0 is one batch; K = W N, offset r N is
+// rank r's anchors against the images gathered from all W ranks.
+std::pair<torch::Tensor, torch::Tensor> splitScores(const torch::Tensor& scores,
+                                                    std::int64_t offset = 0);
 
 // pos: N x P positive scores of anchor i; neg: N x Q negative scores of anchor i.
 // JSD:     loss = E[sp(-T+)] + E[sp(T-)] - 2 log 2 (the official code's log 2 shift);

@@ -36,13 +36,20 @@ EncodeDotLocalImpl::EncodeDotLocalImpl(int localChannels, int yDim, int units) {
   m_global = register_module("global", MiNet(yDim, units));
 }
 
-PairScores EncodeDotLocalImpl::forward(const torch::Tensor& locations, const torch::Tensor& y) {
+PairScores EncodeDotLocalImpl::forward(const torch::Tensor& locations, const torch::Tensor& y,
+                                       const RowGather* gather) {
   const auto n = locations.size(0), m = locations.size(1);
   auto l = m_local(locations.reshape({n * m, -1}));  // N*M x U
-  auto g = m_global(y);                   // N x U
+  std::int64_t images = n, offset = 0;
+  if (gather) {  // every rank's psi(l): W*N*M x U
+    l = gather->all(l.view({n, m, -1})).view({-1, l.size(1)});
+    images = l.size(0) / m;
+    offset = gather->rank * n;
+  }
+  auto g = m_global(y);  // N x U
   PairScores s;
-  s.all = torch::mm(g, l.t()).view({n, n, m});
-  std::tie(s.pos, s.neg) = splitScores(s.all);
+  s.all = torch::mm(g, l.t()).view({n, images, m});
+  std::tie(s.pos, s.neg) = splitScores(s.all, offset);
   return s;
 }
 
@@ -59,15 +66,23 @@ torch::Tensor ConcatConvLocalImpl::score(const torch::Tensor& a, const torch::Te
   return m_l3(torch::relu(m_l2(torch::relu(a + b)))).squeeze(-1);
 }
 
-PairScores ConcatConvLocalImpl::forward(const torch::Tensor& locations, const torch::Tensor& y) {
+PairScores ConcatConvLocalImpl::forward(const torch::Tensor& locations, const torch::Tensor& y,
+                                        const RowGather* gather) {
   const auto n = locations.size(0), m = locations.size(1);
   auto a = m_wl(locations);                            // N x M x H
   auto b = m_wy(y).unsqueeze(1);                        // N x 1 x H
   PairScores s;
   s.pos = score(a, b);                                  // N x M
-  const int k = static_cast<int>(std::min<int64_t>(m_negatives, n - 1));
+  // Negatives of anchor i (image offset + i of `images`): images offset + i + 1 .. + K, cyclic
+  // over the whole batch — over every rank's images when they are gathered.
+  auto pool = gather ? gather->all(a) : a;  // images x M x H
+  const auto images = pool.size(0);
+  const auto offset = gather ? gather->rank * n : std::int64_t{0};
+  const int k = static_cast<int>(std::min<int64_t>(m_negatives, images - 1));
+  const auto own =
+      torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(a.device())) + offset;
   std::vector<torch::Tensor> shifted;
-  for (int i = 1; i <= k; ++i) shifted.push_back(torch::roll(a, -i, 0));  // image (i + shift)
+  for (int i = 1; i <= k; ++i) shifted.push_back(pool.index_select(0, (own + i) % images));
   auto negA = torch::stack(shifted, 1);                 // N x K x M x H
   s.neg = score(negA, b.unsqueeze(1)).reshape({n, k * m});
   return s;
@@ -86,13 +101,15 @@ EncodeDotGlobalImpl::EncodeDotGlobalImpl(int channels, int height, int width, in
   m_y = register_module("y", nn::Linear(yDim, units));
 }
 
-PairScores EncodeDotGlobalImpl::forward(const torch::Tensor& localMap, const torch::Tensor& y) {
+PairScores EncodeDotGlobalImpl::forward(const torch::Tensor& localMap, const torch::Tensor& y,
+                                        const RowGather* gather) {
   auto h = torch::relu(m_bn(m_conv(localMap))).flatten(1);
   auto mapCode = m_out(torch::relu(m_fcBn(m_fc(h))));  // N x U
+  if (gather) mapCode = gather->all(mapCode);          // W*N x U
   auto yCode = m_y(y);                                  // N x U
   PairScores s;
-  s.all = torch::mm(yCode, mapCode.t()).unsqueeze(2);   // N x N x 1
-  std::tie(s.pos, s.neg) = splitScores(s.all);
+  s.all = torch::mm(yCode, mapCode.t()).unsqueeze(2);  // N x N (or W*N) x 1
+  std::tie(s.pos, s.neg) = splitScores(s.all, gather ? gather->rank * y.size(0) : 0);
   return s;
 }
 
@@ -105,13 +122,15 @@ GlobalDiscImpl::GlobalDiscImpl(int channels, int height, int width, int yDim, in
   m_l3 = register_module("l3", nn::Linear(hidden, 1));
 }
 
-PairScores GlobalDiscImpl::forward(const torch::Tensor& localMap, const torch::Tensor& y) {
+PairScores GlobalDiscImpl::forward(const torch::Tensor& localMap, const torch::Tensor& y,
+                                   const RowGather* gather) {
   auto f = m_wf(torch::relu(m_c2(torch::relu(m_c1(localMap)))).flatten(1));  // N x H (map j)
+  if (gather) f = gather->all(f);                                            // W*N x H
   auto g = m_wy(y);                                                          // N x H (Y i)
   auto h = torch::relu(g.unsqueeze(1) + f.unsqueeze(0));                     // N x N x H
   PairScores s;
   s.all = m_l3(torch::relu(m_l2(h)));                                        // N x N x 1
-  std::tie(s.pos, s.neg) = splitScores(s.all);
+  std::tie(s.pos, s.neg) = splitScores(s.all, gather ? gather->rank * y.size(0) : 0);
   return s;
 }
 

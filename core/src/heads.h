@@ -5,7 +5,17 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 namespace infomax {
+
+// Data parallel with negatives from every rank: `all` concatenates a per-rank tensor's rows over
+// the ranks in rank order (differentiable: its backward sums the gradient of the gathered
+// tensor over ranks and keeps this rank's rows). This rank's rows start at rank x rows.
+struct RowGather {
+  std::function<torch::Tensor(const torch::Tensor&)> all;
+  int rank = 0;
+};
 
 // Positive and negative scores anchored on each image's global vector:
 // pos N x P (its own P features), neg N x Q (features of other images).
@@ -34,10 +44,15 @@ torch::Tensor mapToLocations(const torch::Tensor& map);
 
 // Local encode-and-dot: score(Y_i, l_{j,m}) = <phi(Y_i), psi(l_{j,m})>.
 // Local heads take local features as N x M x C (mapToLocations, possibly a subset of M).
+// Every head takes an optional RowGather: the anchors (rows of the scores) stay this rank's N
+// images, the feature side (psi(l), the concat head's local half, the global heads' map codes)
+// is gathered, so an anchor's negatives are the images of every rank. The feature side is
+// gathered after its per-rank encoding, trading bytes for not encoding W N images per rank.
 class EncodeDotLocalImpl : public torch::nn::Module {
  public:
   EncodeDotLocalImpl(int localChannels, int yDim, int units);
-  PairScores forward(const torch::Tensor& locations, const torch::Tensor& y);
+  PairScores forward(const torch::Tensor& locations, const torch::Tensor& y,
+                     const RowGather* gather = nullptr);
 
  private:
   MiNet m_local{nullptr}, m_global{nullptr};
@@ -49,7 +64,8 @@ TORCH_MODULE(EncodeDotLocal);
 class ConcatConvLocalImpl : public torch::nn::Module {
  public:
   ConcatConvLocalImpl(int localChannels, int yDim, int negatives, int hidden = 512);
-  PairScores forward(const torch::Tensor& locations, const torch::Tensor& y);
+  PairScores forward(const torch::Tensor& locations, const torch::Tensor& y,
+                     const RowGather* gather = nullptr);
 
  private:
   torch::Tensor score(const torch::Tensor& a, const torch::Tensor& b);
@@ -63,7 +79,8 @@ TORCH_MODULE(ConcatConvLocal);
 class EncodeDotGlobalImpl : public torch::nn::Module {
  public:
   EncodeDotGlobalImpl(int channels, int height, int width, int yDim, int units);
-  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y);
+  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y,
+                     const RowGather* gather = nullptr);
 
  private:
   torch::nn::Conv2d m_conv{nullptr};
@@ -78,7 +95,8 @@ TORCH_MODULE(EncodeDotGlobal);
 class GlobalDiscImpl : public torch::nn::Module {
  public:
   GlobalDiscImpl(int channels, int height, int width, int yDim, int hidden = 512);
-  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y);
+  PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y,
+                     const RowGather* gather = nullptr);
 
  private:
   torch::nn::Conv2d m_c1{nullptr}, m_c2{nullptr};

@@ -45,7 +45,8 @@ torch::Tensor DimModelImpl::clip(const torch::Tensor& raw) const {
 PairScores DimModelImpl::localPairs(const EncoderOutputs& f, const torch::Tensor& subset) {
   auto locations = mapToLocations(f.local);  // N x M x C
   if (subset.defined()) locations = locations.index_select(1, subset);
-  return m_localConcat ? m_localConcat(locations, f.y) : m_localDot(locations, f.y);
+  return m_localConcat ? m_localConcat(locations, f.y, gather())
+                       : m_localDot(locations, f.y, gather());
 }
 
 torch::Tensor DimModelImpl::sampleLocations(std::int64_t count, std::uint64_t stream) const {
@@ -58,7 +59,7 @@ torch::Tensor DimModelImpl::sampleLocations(std::int64_t count, std::uint64_t st
 }
 
 PairScores DimModelImpl::globalPairs(const EncoderOutputs& f) {
-  return m_globalDisc ? m_globalDisc(f.local, f.y) : m_globalDot(f.local, f.y);
+  return m_globalDisc ? m_globalDisc(f.local, f.y, gather()) : m_globalDot(f.local, f.y, gather());
 }
 
 namespace {

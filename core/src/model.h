@@ -38,6 +38,9 @@ class DimModelImpl : public torch::nn::Module {
 
   Encoder encoder{nullptr};
   const TrainConfig& config() const { return m_config; }
+  // Data parallel with gather_negatives: the heads score this rank's anchors against every
+  // rank's images through `gather` (unset: negatives from this batch only).
+  void setRowGather(RowGather gather) { m_gather = std::move(gather); }
 
  private:
   PairScores localPairs(const EncoderOutputs& f, const torch::Tensor& subset);
@@ -48,7 +51,10 @@ class DimModelImpl : public torch::nn::Module {
   // Scales (score_scale) and soft-clips (score_clip) scores as the estimator receives them.
   torch::Tensor clip(const torch::Tensor& raw) const;
 
+  const RowGather* gather() const { return m_gather.all ? &m_gather : nullptr; }
+
   TrainConfig m_config;
+  RowGather m_gather;
   EncodeDotLocal m_localDot{nullptr};
   ConcatConvLocal m_localConcat{nullptr};
   EncodeDotGlobal m_globalDot{nullptr};

@@ -114,6 +114,7 @@ struct Trainer::Impl {
   std::int64_t total = 0;
   double wallOffset = 0;  // seconds trained before this process (resumed runs)
   std::string lastCheckpoint;
+  std::string resumeNote;  // what resuming changed (another world size), for the user
 
   std::atomic<std::int64_t> step{0};
   std::atomic<bool> paused{false}, stopRequested{false}, checkpointRequested{false};
@@ -296,6 +297,11 @@ void Trainer::Impl::initDistributed() {
     pg->broadcast(state, 0);
   }
   reducer = std::make_unique<GradientReducer>(*pg, model->parameters(), dist.overlap);
+  if (cfg.gatherNegatives) {
+    ProcessGroupHandle* group = pg.get();
+    model->setRowGather(
+        {[group](const torch::Tensor& t) { return group->allGatherRows(t); }, dist.rank});
+  }
 }
 
 void Trainer::Impl::allReduceMean(const std::vector<torch::Tensor>& params) {
@@ -324,13 +330,21 @@ void Trainer::Impl::dumpParameters() const {
   std::string path = dist.dumpParameters;
   if (const auto at = path.find("{rank}"); at != std::string::npos)
     path.replace(at, 6, std::to_string(dist.rank));
-  std::string bytes;
+  // The parameters, and next to them (".grad") the gradients of the last step (averaged over the
+  // ranks; zeros where a parameter had none): after one step they compare objectives directly,
+  // without Adam's amplification of rounding where a gradient is near zero.
+  std::string bytes, grads;
+  auto append = [](std::string& out, const torch::Tensor& t) {
+    auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    out.append(reinterpret_cast<const char*>(c.data_ptr<float>()),
+               static_cast<std::size_t>(c.numel()) * sizeof(float));
+  };
   for (const auto& p : model->parameters()) {
-    auto t = p.detach().to(torch::kCPU, torch::kFloat).contiguous();
-    bytes.append(reinterpret_cast<const char*>(t.data_ptr<float>()),
-                 static_cast<std::size_t>(t.numel()) * sizeof(float));
+    append(bytes, p);
+    append(grads, p.grad().defined() ? p.grad() : torch::zeros_like(p));
   }
   writeFileAtomic(path, bytes);
+  writeFileAtomic(path + ".grad", grads);
 }
 
 void Trainer::Impl::createRunFolder() {
@@ -563,10 +577,35 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t e
   CheckpointFile f = readCheckpointFile(ckpt);
   TrainConfig cfg = configFromCheckpoint(f, ckpt);
   const json& savedWorld = f.meta.contains("world_size") ? f.meta["world_size"] : json(1);
-  if (!savedWorld.is_number_integer() || savedWorld.get<std::int64_t>() != dist.worldSize)
-    throw Error("checkpoint " + ckpt + " was saved by a run of world size " + savedWorld.dump() +
-                "; resume it with the same world size (this one has " +
-                std::to_string(dist.worldSize) + "): batch and data order are per world size");
+  if (!savedWorld.is_number_integer() || savedWorld.get<std::int64_t>() < 1)
+    throw Error("checkpoint " + ckpt + ": world_size " + savedWorld.dump() +
+                " is not a positive integer");
+  const std::int64_t oldWorld = savedWorld.get<std::int64_t>();
+  std::string note;
+  if (oldWorld != dist.worldSize) {
+    // Steps count global batches and step s reads positions [s G, (s+1) G) of the epoch's
+    // permutation (G = world size x per-rank batch). Keeping G keeps every step's images and
+    // augmentation: the new ranks split the same global batch into other slices.
+    const std::int64_t globalBatch = oldWorld * cfg.batch;
+    if (globalBatch % dist.worldSize != 0 || globalBatch / dist.worldSize < 2)
+      throw Error("checkpoint " + ckpt + " was saved by a run of world size " +
+                  std::to_string(oldWorld) + " with batch " + std::to_string(cfg.batch) +
+                  " per rank (global batch " + std::to_string(globalBatch) + "); world size " +
+                  std::to_string(dist.worldSize) +
+                  " cannot split that global batch into equal per-rank batches of at least 2: "
+                  "resume with a world size that divides " +
+                  std::to_string(globalBatch));
+    const int perRank = static_cast<int>(globalBatch / dist.worldSize);
+    note = "resuming a run of world size " + std::to_string(oldWorld) + " with world size " +
+           std::to_string(dist.worldSize) + ": per-rank batch " + std::to_string(cfg.batch) +
+           " -> " + std::to_string(perRank) + " (global batch " + std::to_string(globalBatch) +
+           " and data order unchanged)";
+    if (!cfg.gatherNegatives && cfg.negativeGroups == 1)
+      note += "; negatives now come from " + std::to_string(perRank) +
+              " images per rank instead of " + std::to_string(cfg.batch) +
+              " (gather_negatives is off)";
+    cfg.batch = perRank;
+  }
   const std::int64_t at = f.meta.value("step", std::int64_t{0});
   if (extraSteps > 0) cfg.steps = at + extraSteps;
   // The run folder is the one that holds the checkpoint.
@@ -603,6 +642,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t e
     writeFileAtomic(csv, kept);
   }
   impl->initDistributed();
+  impl->resumeNote = note;
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
@@ -642,6 +682,7 @@ RunResult Trainer::run() {
   const std::int64_t stepAtStart = d.step;
   d.lastEvalStep = d.step - d.step % std::max(1, d.cfg.evalEvery);
   d.commMs = 0;
+  const double gatherMsAtStart = d.pg ? d.pg->gatherMs() : 0;
   auto wallNow = [&] {
     return wallAtStart + std::chrono::duration<double>(Clock::now() - start).count();
   };
@@ -768,7 +809,9 @@ RunResult Trainer::run() {
   result.lastCheckpoint = d.lastCheckpoint;
   if (d.reducer) {
     const double steps = std::max<double>(1, static_cast<double>(d.step - stepAtStart));
-    result.commWaitMsPerStep = d.commMs / steps;
+    const double gatherMs = d.pg->gatherMs() - gatherMsAtStart;
+    result.commWaitMsPerStep = (d.commMs + gatherMs) / steps;
+    result.featureGatherMsPerStep = gatherMs / steps;
     result.gradientBytesPerStep = static_cast<double>(d.reducer->bytes());
     result.gradientBuckets = static_cast<int>(d.reducer->buckets());
   }
@@ -810,6 +853,7 @@ const TrainConfig& Trainer::config() const { return m_impl->cfg; }
 std::string Trainer::runDir() const { return m_impl->runDir; }
 int Trainer::trainImages() const { return m_impl->data->count; }
 const DistributedOptions& Trainer::distributed() const { return m_impl->dist; }
+const std::string& Trainer::resumeNote() const { return m_impl->resumeNote; }
 
 std::string Trainer::describeModel() const {
   const auto& info = m_impl->arch.info;

@@ -59,6 +59,10 @@ struct TrainConfig {
   // its own group. One process with batch W*B and W groups computes what W data-parallel ranks
   // with batch B each compute (their negatives come from their own batch).
   int negativeGroups = 1;
+  // Data parallel: each rank's anchors also take every other rank's images as negatives (the
+  // feature side of the heads is all-gathered each step; docs/DISTRIBUTED.md). W ranks x batch B
+  // then compute the objective of one process with batch W*B. No effect with one process.
+  bool gatherNegatives = false;
 
   // Optimisation
   int batch = 64;

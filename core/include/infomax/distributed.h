@@ -14,9 +14,10 @@ struct DistributedOptions {
   std::string masterAddr = "127.0.0.1";
   int masterPort = 29500;
   double timeoutSeconds = 30;  // a collective or the rendezvous waiting longer fails the run
-  // All-reduce gradient buckets while backward still runs. Off by default: one loaded CI run
-  // showed 2 ranks ending 4.9e-4 from the equivalent single process with it (6.5e-6 without
-  // load), a timing dependence not yet explained (docs/DISTRIBUTED.md).
+  // All-reduce gradient buckets while backward still runs. Off by default since one loaded CI
+  // run showed 2 ranks ending 4.9e-4 from the equivalent single process with it; the hook path
+  // has since been shown to give the same bits as reducing after backward, also under skewed
+  // timing (docs/DISTRIBUTED.md, "The overlap's 4.9e-4").
   bool overlap = false;
   std::string dumpParameters;  // test hook: write every model parameter here at the end
                                // (raw float32, named_parameters order); "{rank}" is replaced

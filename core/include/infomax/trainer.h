@@ -31,6 +31,9 @@ struct RunResult {
   double commWaitMsPerStep = 0;
   double gradientBytesPerStep = 0;
   int gradientBuckets = 0;
+  // gather_negatives: ms per step in the feature all-gather and its backward all-reduce
+  // (also counted in commWaitMsPerStep).
+  double featureGatherMsPerStep = 0;
 };
 
 class Trainer final {
@@ -42,8 +45,10 @@ class Trainer final {
   explicit Trainer(TrainConfig config, DistributedOptions dist = {});
   // Continues a run from a checkpoint file or a run folder (its latest checkpoint).
   // extraSteps > 0 extends the run by that many steps beyond the checkpoint. Every rank of a
-  // distributed resume reads the same checkpoint (the world size must be the one it was saved
-  // with).
+  // distributed resume reads the same checkpoint. Another world size than the checkpoint's keeps
+  // the global batch (per-rank batch = global batch / world size, so the data order continues
+  // unchanged) and is refused (Error) when it does not divide the global batch; resumeNote()
+  // says what changed.
   static std::unique_ptr<Trainer> resume(const std::string& checkpointOrRunDir,
                                          std::int64_t extraSteps = 0, DistributedOptions dist = {});
   ~Trainer();
@@ -77,6 +82,9 @@ class Trainer final {
   std::string describeModel() const;  // architecture and parameter counts, for logs
   const ArchitectureInfo& architecture() const;  // the encoder's, for the input it is fed
   int trainImages() const;
+  // After resume(): what resuming changed that the user should know (empty if nothing), e.g.
+  // the per-rank batch when the world size differs from the checkpoint's.
+  const std::string& resumeNote() const;
   const DistributedOptions& distributed() const;
 
   // Writes a checkpoint now (only while run() is not going). Returns its path.
