@@ -37,6 +37,22 @@ int intField(const json& layer, const char* key, int def, int lo, int hi, const 
 
 constexpr int kRequired = INT32_MIN;
 
+bool boolField(const json& layer, const char* key, bool def, const std::string& where) {
+  if (!layer.contains(key)) return def;
+  const json& v = layer.at(key);
+  if (!v.is_boolean()) throw Error(where + ": \"" + key + "\" must be true or false");
+  return v.get<bool>();
+}
+
+double numberField(const json& layer, const char* key, double def, const std::string& where) {
+  if (!layer.contains(key)) return def;
+  const json& v = layer.at(key);
+  if (!v.is_number()) throw Error(where + ": \"" + key + "\" must be a number");
+  const double x = v.get<double>();
+  if (!std::isfinite(x)) throw Error(where + ": \"" + key + "\" must be finite");
+  return x;
+}
+
 // Receptive-field arithmetic along one axis (Araujo et al., Distill 2019), forward through the
 // layers: a layer with kernel k, stride s and padding p maps the field of location 0 from
 // [top, top + size) to [top - p * jump, top - p * jump + size + (k - 1) * jump), and the jump
@@ -162,8 +178,10 @@ void declaredInputSize(const std::string& text, int& height, int& width) {
   }
 }
 
-ParsedArchitecture parseArchitecture(const std::string& text, int channels, int height, int width,
-                                     const std::string& origin) {
+namespace {
+
+ParsedArchitecture parseChecked(const std::string& text, int channels, int height, int width,
+                                const std::string& origin) {
   json j;
   try {
     j = json::parse(text);
@@ -177,6 +195,8 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
 
   ParsedArchitecture pa;
   ArchitectureInfo& info = pa.info;
+  if (j.contains("name") && !j["name"].is_string())
+    throw Error(origin + ": \"name\" must be a string");
   info.name = j.value("name", std::string("custom"));
   info.inChannels = channels;
   info.inHeight = height;
@@ -243,7 +263,7 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
       s.kernel = intField(L, "kernel", kRequired, 1, 64, where);
       s.stride = intField(L, "stride", 1, 1, 64, where);
       s.padding = intField(L, "padding", 0, 0, 64, where);
-      s.bias = L.value("bias", true);
+      s.bias = boolField(L, "bias", true, where);
       shrink(s.kernel, s.stride, s.padding);
       params = static_cast<long long>(s.out) * c * s.kernel * s.kernel + (s.bias ? s.out : 0);
       c = s.out;
@@ -273,7 +293,7 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
       params = 2LL * c;
     } else if (s.type == "relu") {
     } else if (s.type == "leakyrelu") {
-      s.slope = L.value("slope", 0.2);
+      s.slope = numberField(L, "slope", 0.2, where);
     } else if (s.type == "flatten") {
       if (!flat) {
         long long feats = static_cast<long long>(c) * h * w;
@@ -293,7 +313,7 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
     } else if (s.type == "linear") {
       if (!flat) throw Error(where + ": linear layers need a flatten before them");
       s.out = intField(L, "out", kRequired, 1, 65536, where);
-      s.bias = L.value("bias", true);
+      s.bias = boolField(L, "bias", true, where);
       params = static_cast<long long>(c) * s.out + (s.bias ? s.out : 0);
       c = s.out;
     }
@@ -326,6 +346,8 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
       if (std::string(key) == "y") return info.layers.back().name;
       throw Error(origin + ": \"outputs\" must name the \"" + key + "\" layer");
     }
+    if (!outs[key].is_string())
+      throw Error(origin + ": \"outputs\" entry \"" + key + "\" must be a layer name (a string)");
     std::string n = outs[key].get<std::string>();
     const LayerInfo* found = nullptr;
     for (const auto& l : info.layers)
@@ -350,6 +372,18 @@ ParsedArchitecture parseArchitecture(const std::string& text, int channels, int 
   if (index(info.yLayer) <= index(info.localLayer))
     throw Error(origin + ": the y layer must come after the local layer");
   return pa;
+}
+
+}  // namespace
+
+ParsedArchitecture parseArchitecture(const std::string& text, int channels, int height, int width,
+                                     const std::string& origin) {
+  try {
+    return parseChecked(text, channels, height, width, origin);
+  } catch (const json::exception& e) {
+    // Every field is type-checked above; this is the net for one that is not.
+    throw Error(origin + ": malformed architecture (" + e.what() + ")");
+  }
 }
 
 ArchitectureInfo analyzeArchitecture(const std::string& json, int channels, int height, int width,
