@@ -19,46 +19,35 @@ std::uint64_t mix(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Writes one image into a C x H x W float buffer: centred, shifted by (dy, dx), optionally
-// mirrored, scaled to [-1, 1]; pixels from outside the image are -1 (black).
-void writeImage(const ImageSet& set, std::int64_t index, int th, int tw, int dy, int dx, bool flip,
-                float* out) {
-  const int c = set.channels, h = set.height, w = set.width;
-  const std::uint8_t* src = set.image(static_cast<int>(index));
-  const int offY = (th - h) / 2 + dy, offX = (tw - w) / 2 + dx;
-  for (int ch = 0; ch < c; ++ch) {
-    const std::uint8_t* plane = src + static_cast<std::size_t>(ch) * h * w;
-    float* dst = out + static_cast<std::size_t>(ch) * th * tw;
-    for (int y = 0; y < th; ++y) {
-      const int sy = y - offY;
-      for (int x = 0; x < tw; ++x) {
-        int sx = x - offX;
-        if (flip) sx = w - 1 - sx;
-        float v = -1.0f;
-        if (sy >= 0 && sy < h && sx >= 0 && sx < w)
-          v = plane[static_cast<std::size_t>(sy) * w + sx] * (2.0f / 255.0f) - 1.0f;
-        dst[static_cast<std::size_t>(y) * tw + x] = v;
-      }
-    }
-  }
-}
-
 // A random crop of zoom x the image's height and width, its top-left corner at (top, left) in
-// source pixels, stretched back to the image's size with bilinear sampling, then placed like
-// writeImage places an image (centred, shifted, optionally mirrored).
+// source pixels, stretched back to the image's size with bilinear sampling. zoom 1: no crop.
 struct Crop {
   double zoom = 1, top = 0, left = 0;
 };
 
-void writeCroppedImage(const ImageSet& set, std::int64_t index, int th, int tw, int dy, int dx,
-                       bool flip, const Crop& crop, float* out) {
+// Writes one image into a C x H x W float buffer: cropped (if crop.zoom < 1), centred, shifted
+// by (dy, dx), optionally mirrored, scaled to [-1, 1]; pixels from outside the image are -1
+// (black).
+void writeImage(const ImageSet& set, std::int64_t index, int th, int tw, int dy, int dx, bool flip,
+                float* out, const Crop& crop = {}) {
   const int c = set.channels, h = set.height, w = set.width;
   const std::uint8_t* src = set.image(static_cast<int>(index));
   const int offY = (th - h) / 2 + dy, offX = (tw - w) / 2 + dx;
+  const bool cropped = crop.zoom < 1;
   auto pixel = [&](const std::uint8_t* plane, int y, int x) {
     return (y < 0 || y >= h || x < 0 || x >= w)
                ? -1.0f
                : plane[static_cast<std::size_t>(y) * w + x] * (2.0f / 255.0f) - 1.0f;
+  };
+  // Bilinear sample of the crop at image position (iy, ix); sample positions stay inside the
+  // image (the crop does), clamped at its edge pixels.
+  auto sample = [&](const std::uint8_t* plane, int iy, int ix) {
+    const double sy = std::clamp(crop.top + (iy + 0.5) * crop.zoom - 0.5, 0.0, h - 1.0);
+    const double sx = std::clamp(crop.left + (ix + 0.5) * crop.zoom - 0.5, 0.0, w - 1.0);
+    const int y0 = static_cast<int>(std::floor(sy)), x0 = static_cast<int>(std::floor(sx));
+    const float fy = static_cast<float>(sy - y0), fx = static_cast<float>(sx - x0);
+    return (1 - fy) * ((1 - fx) * pixel(plane, y0, x0) + fx * pixel(plane, y0, x0 + 1)) +
+           fy * ((1 - fx) * pixel(plane, y0 + 1, x0) + fx * pixel(plane, y0 + 1, x0 + 1));
   };
   for (int ch = 0; ch < c; ++ch) {
     const std::uint8_t* plane = src + static_cast<std::size_t>(ch) * h * w;
@@ -68,17 +57,9 @@ void writeCroppedImage(const ImageSet& set, std::int64_t index, int th, int tw, 
       for (int x = 0; x < tw; ++x) {
         int ix = x - offX;
         if (flip) ix = w - 1 - ix;
-        float v = -1.0f;
-        if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-          // Sample positions stay inside the image (the crop does), clamped at its edge pixels.
-          const double sy = std::clamp(crop.top + (iy + 0.5) * crop.zoom - 0.5, 0.0, h - 1.0);
-          const double sx = std::clamp(crop.left + (ix + 0.5) * crop.zoom - 0.5, 0.0, w - 1.0);
-          const int y0 = static_cast<int>(std::floor(sy)), x0 = static_cast<int>(std::floor(sx));
-          const float fy = static_cast<float>(sy - y0), fx = static_cast<float>(sx - x0);
-          v = (1 - fy) * ((1 - fx) * pixel(plane, y0, x0) + fx * pixel(plane, y0, x0 + 1)) +
-              fy * ((1 - fx) * pixel(plane, y0 + 1, x0) + fx * pixel(plane, y0 + 1, x0 + 1));
-        }
-        dst[static_cast<std::size_t>(y) * tw + x] = v;
+        dst[static_cast<std::size_t>(y) * tw + x] =
+            cropped && iy >= 0 && iy < h && ix >= 0 && ix < w ? sample(plane, iy, ix)
+                                                                : pixel(plane, iy, ix);
       }
     }
   }
@@ -182,11 +163,8 @@ Batch BatchLoader::make(std::int64_t step) {
       }
       if (g < first) continue;
       const std::int64_t i = g - first + static_cast<std::int64_t>(v) * m_batch;
-      float* dst = p + static_cast<std::size_t>(i) * c * th * tw;
-      if (crop.zoom < 1)
-        writeCroppedImage(*m_data, idx, th, tw, dy, dx, flip, crop, dst);
-      else
-        writeImage(*m_data, idx, th, tw, dy, dx, flip, dst);
+      writeImage(*m_data, idx, th, tw, dy, dx, flip, p + static_cast<std::size_t>(i) * c * th * tw,
+                 crop);
       if (v == 0) lab[i] = m_data->labelled() ? m_data->labels[idx] : -1;
     }
   }
