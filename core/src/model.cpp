@@ -66,24 +66,32 @@ namespace {
 
 // Scores each of `groups` equal slices of the batch on its own (negatives only from the anchor's
 // slice, as on a data-parallel rank) and stacks the anchors' positives and negatives.
-template <typename Score>
-PairScores scoreInGroups(const EncoderOutputs& f, int groups, Score score) {
-  const auto n = f.y.size(0);
-  if (groups <= 1 || n % groups != 0) return score(f);
-  const auto size = n / groups;
+// Stacks the anchors (rows) of several scorings into one.
+PairScores stackAnchors(const std::vector<PairScores>& parts) {
   std::vector<torch::Tensor> pos, neg;
-  for (int k = 0; k < groups; ++k) {
-    EncoderOutputs part;
-    part.local = f.local.narrow(0, k * size, size);
-    part.y = f.y.narrow(0, k * size, size);
-    PairScores s = score(part);
-    pos.push_back(s.pos);
-    neg.push_back(s.neg);
+  for (const auto& p : parts) {
+    pos.push_back(p.pos);
+    neg.push_back(p.neg);
   }
   PairScores s;
   s.pos = torch::cat(pos);
   s.neg = torch::cat(neg);
   return s;
+}
+
+template <typename Score>
+PairScores scoreInGroups(const EncoderOutputs& f, int groups, Score score) {
+  const auto n = f.y.size(0);
+  if (groups <= 1 || n % groups != 0) return score(f);
+  const auto size = n / groups;
+  std::vector<PairScores> parts;
+  for (int k = 0; k < groups; ++k) {
+    EncoderOutputs part;
+    part.local = f.local.narrow(0, k * size, size);
+    part.y = f.y.narrow(0, k * size, size);
+    parts.push_back(score(part));
+  }
+  return stackAnchors(parts);
 }
 
 // Two views: Y of view 1 against the local map of view 2, then Y of view 2 against view 1's
@@ -92,19 +100,14 @@ template <typename Score>
 PairScores scoreAcrossViews(const EncoderOutputs& f, int views, Score score) {
   if (views != 2) return score(f);
   const auto n = f.y.size(0) / 2;
-  PairScores s;
-  std::vector<torch::Tensor> pos, neg;
+  std::vector<PairScores> parts;
   for (int k = 0; k < 2; ++k) {
     EncoderOutputs cross;
     cross.y = f.y.narrow(0, k * n, n);
     cross.local = f.local.narrow(0, (1 - k) * n, n);
-    PairScores d = score(cross);
-    pos.push_back(d.pos);
-    neg.push_back(d.neg);
+    parts.push_back(score(cross));
   }
-  s.pos = torch::cat(pos);
-  s.neg = torch::cat(neg);
-  return s;
+  return stackAnchors(parts);
 }
 
 }  // namespace
