@@ -17,6 +17,17 @@
 
 using namespace infomax;
 
+namespace {
+
+// Gives `to` the parameters and buffers of `from` (same architecture and heads).
+void copyModelState(DimModel& from, DimModel& to) {
+  torch::NoGradGuard g;
+  for (const auto& p : from->named_parameters()) to->named_parameters()[p.key()].copy_(p.value());
+  for (const auto& b : from->named_buffers()) to->named_buffers()[b.key()].copy_(b.value());
+}
+
+}  // namespace
+
 class TestModel : public QObject {
   Q_OBJECT
  private Q_SLOTS:
@@ -222,8 +233,8 @@ class TestModel : public QObject {
     DimModel plain(pa, cfg);
     cfg.scoreScale = 0.25;
     DimModel scaled(pa, cfg);
+    copyModelState(plain, scaled);
     torch::NoGradGuard g;
-    for (const auto& p : plain->named_parameters()) scaled->named_parameters()[p.key()].copy_(p.value());
     plain->eval();
     scaled->eval();
     auto x = torch::randn({4, 1, 28, 28});
@@ -257,9 +268,8 @@ class TestModel : public QObject {
     // Scores on the subset equal the full model's scores at those locations.
     cfg.localFraction = 1.0;
     DimModel full(pa, cfg);
+    copyModelState(m, full);
     torch::NoGradGuard g;
-    for (const auto& p : m->named_parameters()) full->named_parameters()[p.key()].copy_(p.value());
-    for (const auto& b : m->named_buffers()) full->named_buffers()[b.key()].copy_(b.value());
     m->eval();
     full->eval();
     auto sub = m(x, nullptr, nullptr, nullptr, 3);
