@@ -873,6 +873,9 @@ int cmdPairs(Args& a) {
   const int batch = static_cast<int>(a.has("--batch") ? toInt("--batch", a.get("--batch")) : cfg.batch);
   if (batch < 2) throw UsageError("--batch must be at least 2 (negatives come from other images)");
   const long long anchorIndex = a.has("--anchor") ? toInt("--anchor", a.get("--anchor")) : -1;
+  if (a.has("--anchor") && anchorIndex < 0)
+    throw UsageError("--anchor " + std::to_string(anchorIndex) +
+                     ": a data-set index is 0 or more");
   if (anchorIndex >= set.count)
     throw UsageError("--anchor " + std::to_string(anchorIndex) + ": " + set.source + " has " +
                      std::to_string(set.count) + " images");

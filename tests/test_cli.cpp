@@ -464,6 +464,10 @@ class TestCli : public QObject {
     QVERIFY2(table.code == 0 && table.out.contains("hardest negatives"), qPrintable(table.describe()));
     const Run bad = run({QStringLiteral("pairs"), ckpt, QStringLiteral("--batch"), QStringLiteral("1")});
     QCOMPARE(bad.code, 2);
+    const Run negative = run({QStringLiteral("pairs"), ckpt, QStringLiteral("--anchor"),
+                              QStringLiteral("-5")});
+    QCOMPARE(negative.code, 2);
+    QVERIFY2(negative.err.contains("--anchor -5"), qPrintable(negative.describe()));
     const Run missing = run({QStringLiteral("pairs"), m_scratch.filePath(QStringLiteral("none"))});
     QCOMPARE(missing.code, 1);
     QVERIFY(missing.err.contains("none"));

@@ -56,6 +56,29 @@ ImageSet testImages() {
   return loadImageSet(spec);
 }
 
+// The checkpoint's model rebuilt independently of the inspector (every location scored, as the
+// inspector does), run on `batch` in training mode as a training step does.
+DimOutputs rebuildAndScore(const std::string& ckpt, const PairInspector& inspector,
+                           const ImageSet& set, const std::vector<int>& batch, TrainConfig* cfgOut) {
+  const CheckpointFile file = readCheckpointFile(ckpt);
+  TrainConfig cfg = configFromCheckpoint(file, ckpt);
+  cfg.localFraction = 1.0;
+  const auto& info = inspector.architecture();
+  if (cfg.archJson.empty()) cfg.archJson = resolveArchitecture(cfg.arch, info.inHeight, info.inWidth);
+  const auto arch =
+      parseArchitecture(cfg.archJson, info.inChannels, info.inHeight, info.inWidth, "test");
+  DimModel model(arch, cfg);
+  torch::serialize::InputArchive archive;
+  openArchive(file, ckpt, archive);
+  loadModuleState(archive, *model, "model/", "test");
+  model->train();
+  torch::NoGradGuard noGrad;
+  const std::vector<std::int64_t> idx(batch.begin(), batch.end());
+  const auto x = imagesToTensor(set, idx, info.inHeight, info.inWidth);
+  *cfgOut = cfg;
+  return model->forward(x, nullptr, nullptr, nullptr, 0);
+}
+
 }  // namespace
 
 class TestPairInspector : public QObject {
@@ -114,22 +137,8 @@ class TestPairInspector : public QObject {
     const PairInspection r = inspector->inspect(set, batch);
 
     // Rebuild the model independently and score the same batch as training does.
-    const CheckpointFile file = readCheckpointFile(m_jsd);
-    TrainConfig cfg = configFromCheckpoint(file, m_jsd);
-    cfg.localFraction = 1.0;
-    const auto& info = inspector->architecture();
-    if (cfg.archJson.empty()) cfg.archJson = resolveArchitecture(cfg.arch, info.inHeight, info.inWidth);
-    const auto arch =
-        parseArchitecture(cfg.archJson, info.inChannels, info.inHeight, info.inWidth, "test");
-    DimModel model(arch, cfg);
-    torch::serialize::InputArchive archive;
-    openArchive(file, m_jsd, archive);
-    loadModuleState(archive, *model, "model/", "test");
-    model->train();
-    torch::NoGradGuard noGrad;
-    const std::vector<std::int64_t> idx(batch.begin(), batch.end());
-    const auto x = imagesToTensor(set, idx, info.inHeight, info.inWidth);
-    const DimOutputs out = model->forward(x, nullptr, nullptr, nullptr, 0);
+    TrainConfig cfg;
+    const DimOutputs out = rebuildAndScore(m_jsd, *inspector, set, batch, &cfg);
     QVERIFY(out.localScores.all.defined());
     const auto all = out.localScores.all.contiguous();  // N x N x M: anchor, image, location
     const auto acc = all.accessor<float, 3>();
@@ -150,6 +159,45 @@ class TestPairInspector : public QObject {
     // JSD weights are the discriminator's probabilities.
     for (std::size_t i = 0; i < r.posScores.size(); i += 7)
       QVERIFY(std::abs(r.posWeights[i] - 1.0f / (1.0f + std::exp(-r.posScores[i]))) < 1e-5f);
+  }
+
+  // A run with a score scale and soft clipping: the inspector shows the scores the estimator
+  // received, c * tanh(scale * s / c) of the raw scores s, and the loss recomputed from them.
+  void scaledAndClippedScoresAreWhatTheEstimatorSaw() {
+    TrainConfig train = tinyRun(m_dir.filePath(QStringLiteral("clip")));
+    train.scoreScale = 0.5;
+    train.scoreClip = 2.0;
+    const std::string ckpt = trainTiny(train);
+    auto inspector = PairInspector::fromCheckpoint(ckpt);
+    const ImageSet set = testImages();
+    const std::vector<int> batch = PairInspector::sampleBatch(set.count, 8, 4);
+    const PairInspection r = inspector->inspect(set, batch);
+    TrainConfig cfg;
+    const DimOutputs out = rebuildAndScore(ckpt, *inspector, set, batch, &cfg);
+    QCOMPARE(cfg.scoreScale, 0.5);
+    QCOMPARE(cfg.scoreClip, 2.0);
+    const auto all = out.localScores.all.contiguous();
+    const auto acc = all.accessor<float, 3>();
+    int checked = 0, clipMatters = 0;
+    for (int a = 0; a < r.count(); ++a)
+      for (const auto& p : r.pairsFor(a)) {
+        const float raw = acc[a][p.image][p.location];
+        const float expected = 2.0f * std::tanh(0.5f * raw / 2.0f);
+        QVERIFY2(std::abs(p.score - expected) < 1e-5f,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(p.score).arg(expected)));
+        QVERIFY(std::abs(p.score) < 2.0f);
+        clipMatters += std::abs(expected - 0.5f * raw) > 1e-3f;  // not just the scale
+        ++checked;
+      }
+    QVERIFY(checked > 0);
+    QVERIFY2(clipMatters > checked / 10, qPrintable(QStringLiteral("%1 of %2").arg(clipMatters).arg(checked)));
+    const auto pos = torch::from_blob(const_cast<float*>(r.posScores.data()),
+                                      {r.count(), r.locations()}, torch::kFloat);
+    const auto neg = torch::from_blob(const_cast<float*>(r.negScores.data()),
+                                      {r.count(), r.negativesPerAnchor}, torch::kFloat);
+    QCOMPARE(estimateMI(cfg.estimator, pos, neg).loss.item<double>(),
+             out.local->loss.item<double>());
+    QCOMPARE(r.stats.loss, out.local->loss.item<double>());
   }
 
   void infoNceWeightsAreProbabilities() {

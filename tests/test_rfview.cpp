@@ -211,6 +211,45 @@ class TestRfView : public QObject {
     QVERIFY(view.readoutText().contains(QStringLiteral("100.0%")));
   }
 
+  // The drawn rectangle of the first and the last location of every layer the view offers, for
+  // every preset with a spatial map at its native input size, is the engine's field.
+  void everyLayerOfThePresetsShowsItsField_data() {
+    QTest::addColumn<QString>("preset");
+    QTest::addColumn<int>("channels");
+    QTest::addColumn<int>("size");
+    QTest::newRow("dcgan28") << "dcgan28" << 1 << 28;
+    QTest::newRow("dcgan32") << "dcgan32" << 3 << 32;
+    QTest::newRow("alex64") << "alex64" << 3 << 64;
+  }
+  void everyLayerOfThePresetsShowsItsField() {
+    QFETCH(QString, preset);
+    QFETCH(int, channels);
+    QFETCH(int, size);
+    ReceptiveFieldView view;
+    view.setArchitecture(preset, channels, size, size);
+    QVERIFY(view.waitForEncoder());
+    const ArchitectureInfo info =
+        analyzeArchitecture(presetJson(preset.toStdString()), channels, size, size);
+    const QStringList layers = view.layers();
+    QVERIFY(layers.size() >= 3);
+    int checked = 0;
+    for (const QString& layer : layers) {
+      QVERIFY(view.setLayer(layer));
+      const LayerInfo& li = info.layer(layer.toStdString());
+      for (const auto& [row, col] : {std::pair{0, 0}, std::pair{li.height - 1, li.width - 1}}) {
+        view.setLocation(row, col);
+        const InputRegion want = receptiveField(info, layer.toStdString(), row, col);
+        const InputRegion got = view.currentRegion();
+        QVERIFY2(got.top == want.top && got.left == want.left && got.bottom == want.bottom &&
+                     got.right == want.right,
+                 qPrintable(QStringLiteral("%1 (%2, %3)").arg(layer).arg(row).arg(col)));
+        ++checked;
+      }
+    }
+    QCOMPARE(checked, 2 * static_cast<int>(layers.size()));
+    QVERIFY(view.waitForErf());  // let the last request finish before the view goes
+  }
+
   void latestRequestWins() {
     ReceptiveFieldView view;
     view.setArchitecture(QStringLiteral("dcgan32"), 1, 28, 28);

@@ -70,6 +70,32 @@ int distinctColours(const QImage& image) {
   return static_cast<int>(colours.size());
 }
 
+const QRgb kPositiveOutline = qRgb(40, 200, 90);
+const QRgb kNegativeOutline = qRgb(240, 60, 60);
+
+// The outline colour appears on all four edges of `outline` and nowhere outside it; the other
+// kind's colour appears nowhere (a grey-scale image cannot contain either).
+void checkOutline(const QImage& image, const QRect& outline, QRgb colour, QRgb other) {
+  QVERIFY(outline.isValid());
+  QVERIFY(image.rect().contains(outline));
+  int top = 0, bottom = 0, left = 0, right = 0, outside = 0, wrong = 0;
+  for (int y = 0; y < image.height(); ++y)
+    for (int x = 0; x < image.width(); ++x) {
+      const QRgb px = image.pixel(x, y) | 0xff000000u;
+      if (px == other) ++wrong;
+      if (px != colour) continue;
+      if (!outline.contains(x, y)) ++outside;
+      top += y <= outline.top() + 2;
+      bottom += y >= outline.bottom() - 2;
+      left += x <= outline.left() + 2;
+      right += x >= outline.right() - 2;
+    }
+  QCOMPARE(outside, 0);
+  QCOMPARE(wrong, 0);
+  QVERIFY(top > outline.width() / 2 && bottom > outline.width() / 2);
+  QVERIFY(left > outline.height() / 2 && right > outline.height() / 2);
+}
+
 MetricSample sampleAt(int step) {
   MetricSample s;
   s.step = step;
@@ -527,11 +553,37 @@ class TestUi : public QObject {
       if (row) QVERIFY(model->index(row, 5).data(Qt::UserRole).toFloat() <=
                        model->index(row - 1, 5).data(Qt::UserRole).toFloat());
     }
-    // A pair shows both images with the patch outlined; crops are real images.
+    // A pair shows both images with the patch outlined (red: a negative, green: a positive):
+    // the outline is drawn exactly on the patch's receptive field within its image.
     view->selectPair(0);
     QVERIFY(!view->selectionImage().isNull());
     QVERIFY(distinctColours(view->selectionImage()) > 10);
+    checkOutline(view->selectionImage(), view->selectionOutline(), kNegativeOutline,
+                 kPositiveOutline);
     QVERIFY(!model->index(0, 0).data(Qt::DecorationRole).value<QPixmap>().isNull());
+    view->setFilter(PairInspectorView::Filter::Positives);
+    view->selectPair(m - 1);
+    checkOutline(view->selectionImage(), view->selectionOutline(), kPositiveOutline,
+                 kNegativeOutline);
+    // The histogram: one curve per kind, shares summing to 1, each curve's mean the kind's mean
+    // score to within half a bin.
+    const QCustomPlot* hist = view->histogram();
+    QCOMPARE(hist->graphCount(), 2);
+    const std::vector<float>* kinds[2] = {&r->posScores, &r->negScores};
+    for (int g = 0; g < 2; ++g) {
+      const auto* data = hist->graph(g)->data().data();
+      QVERIFY(data->size() >= 2);
+      const double bin = (data->at(1)->key - data->at(0)->key);
+      double total = 0, mean = 0, expected = 0;
+      for (auto it = data->constBegin(); it != data->constEnd(); ++it) {
+        total += it->value;
+        mean += it->key * it->value;
+      }
+      for (float v : *kinds[g]) expected += v / kinds[g]->size();
+      QVERIFY2(std::abs(total - 1) < 1e-6, qPrintable(QString::number(total)));
+      QVERIFY2(std::abs(mean - expected) <= bin / 2 + 1e-6,
+               qPrintable(QStringLiteral("%1 vs %2").arg(mean).arg(expected)));
+    }
     // Sorting by score, ascending.
     view->setFilter(PairInspectorView::Filter::All);
     model->sort(5, Qt::AscendingOrder);
@@ -549,6 +601,34 @@ class TestUi : public QObject {
     view->setSource(dir.filePath(QStringLiteral("nothing-here")));
     QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 30000);
     QVERIFY(failed.at(0).at(0).toString().contains(QStringLiteral("nothing-here")));
+  }
+
+  // "Checkpoint now & refresh" while training: the inspector shows a checkpoint written on
+  // request, and a second request shows a later one.
+  void pairInspectorRefreshesDuringTraining() {
+    if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
+    QTemporaryDir dir;
+    MainWindow w;
+    TrainingController* c = w.controller();
+    QSignalSpy finished(c, &TrainingController::finished);
+    QVERIFY(w.startTraining(smallConfig(dir.filePath(QStringLiteral("run")), 100000)));
+    QTRY_VERIFY_WITH_TIMEOUT(c->step() >= 2, 120000);
+    PairInspectorView* view = w.pairInspector();
+    QSignalSpy inspected(view, &PairInspectorView::inspected);
+    w.tabs()->setCurrentWidget(view);
+    Q_EMIT view->checkpointRequested();  // what the button does
+    QTRY_VERIFY_WITH_TIMEOUT(inspected.count() >= 1 && !view->isBusy(), 120000);
+    const qint64 first = view->checkpointStep();
+    QVERIFY2(first >= 2, qPrintable(QString::number(first)));
+    QTRY_VERIFY_WITH_TIMEOUT(c->step() >= first + 3, 120000);
+    const int before = inspected.count();
+    Q_EMIT view->checkpointRequested();
+    QTRY_VERIFY_WITH_TIMEOUT(inspected.count() > before && !view->isBusy(), 120000);
+    QVERIFY2(view->checkpointStep() > first,
+             qPrintable(QStringLiteral("%1 then %2").arg(first).arg(view->checkpointStep())));
+    QVERIFY(c->isRunning());  // the checkpoint did not stop training
+    c->stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
   }
 
   void setupChecksTheArchitectureAgainstTheData() {

@@ -614,17 +614,20 @@ void PairInspectorView::showSelection(int row) {
   if (!m_inspection || row < 0 || row >= m_model->rowCount()) return;
   const InspectedPair& pair = m_model->pair(row);
   const int scale = std::max(2, 150 / std::max(1, m_inspection->height));
-  auto framed = [&](int b, bool outline) {
+  // The receptive field of the patch, clipped to the image (the part beyond is padding), scaled.
+  const QRect rf = patchRect(pair.location).intersected(m_images[pair.image].rect());
+  const QRect outline(rf.topLeft() * scale, rf.size() * scale);
+  auto framed = [&](int b, bool withOutline) {
     QImage big = m_images[b].scaled(m_images[b].size() * scale, Qt::KeepAspectRatio,
                                     Qt::FastTransformation);
-    if (outline) {
+    if (withOutline) {
       QPainter p(&big);
-      const QRect rf = patchRect(pair.location);
       p.setPen(QPen(pair.positive ? QColor(40, 200, 90) : QColor(240, 60, 60), 2));
-      p.drawRect(QRect(rf.topLeft() * scale, rf.size() * scale).adjusted(1, 1, -1, -1));
+      p.drawRect(outline.adjusted(1, 1, -1, -1));
     }
     return big;
   };
+  // The anchor stands for its global vector, which sees the whole image: no outline there.
   const QImage anchor = framed(m_anchor, false);
   const QImage patch = framed(pair.image, true);
   const int cell = std::max({anchor.width(), patch.width(), 210});
@@ -632,7 +635,9 @@ void PairInspectorView::showSelection(int row) {
   both.fill(palette().color(QPalette::Window));
   QPainter p(&both);
   p.drawImage((cell - anchor.width()) / 2, 20, anchor);
-  p.drawImage(cell + 16 + (cell - patch.width()) / 2, 20, patch);
+  const QPoint patchAt(cell + 16 + (cell - patch.width()) / 2, 20);
+  p.drawImage(patchAt, patch);
+  m_selectionOutline = outline.translated(patchAt);
   p.setPen(palette().color(QPalette::WindowText));
   p.drawText(QRect(0, 0, cell, 18), Qt::AlignCenter,
              tr("anchor #%1 (its global vector)").arg(m_anchor));
@@ -644,6 +649,10 @@ void PairInspectorView::showSelection(int row) {
   p.end();
   m_selectionImage = both;
   m_selection->setPixmap(QPixmap::fromImage(both));
+}
+
+qint64 PairInspectorView::checkpointStep() const {
+  return m_inspector ? static_cast<qint64>(m_inspector->step()) : -1;
 }
 
 QString PairInspectorView::exportPng(const QString& path) { return saveWidgetPng(this, path); }

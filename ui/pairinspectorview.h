@@ -63,6 +63,12 @@ class PairInspectorView final : public QWidget {
   QAbstractItemModel* pairsModel() const;
   QString summaryText() const;
   QImage selectionImage() const;  // the two full images with the selected patch outlined
+  // Where the selected pair's patch is outlined in selectionImage(): the patch's receptive field,
+  // clipped to its image, in selectionImage() pixels (an empty rectangle before a selection).
+  QRect selectionOutline() const { return m_selectionOutline; }
+  // The training step of the checkpoint shown (-1 before one is loaded).
+  qint64 checkpointStep() const;
+  const QCustomPlot* histogram() const { return m_histogram; }
   // Writes the whole view as PNG, atomically; empty string or an error naming the file.
   QString exportPng(const QString& path);
 
@@ -108,6 +114,7 @@ class PairInspectorView final : public QWidget {
   QLabel* m_summary = nullptr;
   QLabel* m_selection = nullptr;
   QImage m_selectionImage;
+  QRect m_selectionOutline;
 };
 
 }  // namespace infomax::ui
