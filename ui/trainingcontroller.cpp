@@ -11,6 +11,7 @@
 #endif
 
 #include "infomax/trainer.h"
+#include "tsanhooks.h"
 
 namespace infomax::ui {
 
@@ -21,6 +22,7 @@ namespace {
 void TrainingController::ThreadDeleter::operator()(QThread* thread) const {
   thread->quit();
   thread->wait();
+  tsan::beforeHandling();  // the join: the worker's last post is its `finished` (below)
   delete thread;
 }
 
@@ -36,6 +38,8 @@ TrainingController::TrainingController(QObject* parent)
     setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kWorkerNice);
 #endif
   }, Qt::DirectConnection);
+  connect(m_thread.get(), &QThread::finished, m_thread.get(), [] { tsan::beforePost(); },
+          Qt::DirectConnection);
   m_thread->start();
 }
 
@@ -64,17 +68,23 @@ bool TrainingController::launch(std::function<std::unique_ptr<Trainer>()> build)
     m_trainer.reset();
     m_pendingLr = 0;
   }
+  // Every post to another thread tells ThreadSanitizer that Qt's queue orders it (tsanhooks.h).
+  tsan::beforePost();
   QMetaObject::invokeMethod(m_context.get(), [this, build = std::move(build)] {
     std::shared_ptr<Trainer> t;
     try {
       t = build();
     } catch (const std::exception& e) {
       m_running = false;
+      tsan::beforePost();
       Q_EMIT failed(QString::fromStdString(e.what()));
       return;
     }
     t->setSampleListener([this] {
-      if (!m_notified.exchange(true)) Q_EMIT samplesReady();
+      if (!m_notified.exchange(true)) {
+        tsan::beforePost();
+        Q_EMIT samplesReady();
+      }
     });
     {
       std::lock_guard<std::mutex> lock(m_mutex);
@@ -84,10 +94,12 @@ bool TrainingController::launch(std::function<std::unique_ptr<Trainer>()> build)
       if (m_paused) t->pause();
       if (m_stopRequested) t->stop();
     }
+    tsan::beforePost();
     Q_EMIT started(QString::fromStdString(t->runDir()), static_cast<qint64>(t->totalSteps()));
     const RunResult r = t->run();
     m_running = false;
     m_paused = false;
+    tsan::beforePost();
     Q_EMIT finished(static_cast<int>(r.status), QString::fromStdString(r.message),
                     QString::fromStdString(r.lastCheckpoint));
   });

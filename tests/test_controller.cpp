@@ -1,0 +1,238 @@
+// Tests of the desktop app's TrainingController on its own (no window): the worker thread, the
+// commands the GUI thread sends it while it trains, the coalesced samplesReady signal, failures,
+// resuming, and destroying it mid-run. scripts/sanitizers.sh runs this program under
+// ThreadSanitizer too: its main() calls the hooks of ui/tsanhooks.h from notify() so that TSan
+// sees the ordering Qt's (uninstrumented) event queue provides.
+
+#include <filesystem>
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "infomax/imageset.h"
+#include "infomax/metrics.h"
+#include "infomax/trainer.h"
+#include "trainingcontroller.h"
+#include "tsanhooks.h"
+
+using namespace infomax;
+using namespace infomax::ui;
+
+namespace {
+
+bool haveData() { return std::filesystem::exists(defaultDataPath()); }
+
+TrainConfig tinyConfig(const QString& outDir, std::int64_t steps) {
+  TrainConfig c;
+  c.dataLimit = 256;
+  c.batch = 16;
+  c.headUnits = 32;
+  c.threads = 2;  // LibTorch's pool as well as the worker and the prefetcher
+  c.steps = steps;
+  c.logEvery = 1;
+  c.checkpointEvery = 0;
+  c.autosaveMinutes = 0;
+  c.prefetch = 2;
+  c.evalEvery = 0;
+  c.outDir = outDir.toStdString();
+  return c;
+}
+
+int checkpointCount(const QString& runDir) {
+  return static_cast<int>(
+      QDir(runDir + QStringLiteral("/checkpoints")).entryList({QStringLiteral("*.imx")}).size());
+}
+
+constexpr int kLong = 100'000;  // steps of a run the test stops itself
+constexpr int kTimeout = 300'000;
+
+}  // namespace
+
+class TestController : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void init() {
+    if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
+  }
+
+  // A short run: started (run folder, total steps), samples for every step, finished with a
+  // checkpoint. samplesReady is coalesced: never taken, it fires once for the whole run.
+  void runsToTheEndAndCoalescesSamples() {
+    QTemporaryDir dir;
+    TrainingController c;
+    QSignalSpy started(&c, &TrainingController::started);
+    QSignalSpy ready(&c, &TrainingController::samplesReady);
+    QSignalSpy finished(&c, &TrainingController::finished);
+    const QString runDir = dir.filePath(QStringLiteral("run"));
+    QVERIFY(c.start(tinyConfig(runDir, 6)));
+    QVERIFY(c.isRunning());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+    QCOMPARE(started.count(), 1);
+    QCOMPARE(QFileInfo(started.at(0).at(0).toString()).absoluteFilePath(),
+             QFileInfo(runDir).absoluteFilePath());
+    QCOMPARE(started.at(0).at(1).toLongLong(), 6);
+    QCOMPARE(finished.at(0).at(0).toInt(), static_cast<int>(RunStatus::Finished));
+    QVERIFY(QFileInfo::exists(finished.at(0).at(2).toString()));
+    QVERIFY(!c.isRunning());
+    QCOMPARE(ready.count(), 1);  // nobody took the samples: no second signal
+    const std::vector<MetricSample> samples = c.takeSamples();
+    QCOMPARE(static_cast<int>(samples.size()), 6);
+    for (int i = 0; i < 6; ++i) QCOMPARE(samples[static_cast<std::size_t>(i)].step, i + 1);
+    QCOMPARE(c.step(), 6);
+    QCOMPARE(c.runConfig().batch, 16);
+  }
+
+  // Taking the samples re-arms the signal; every step arrives exactly once.
+  void takingSamplesRearmsTheSignal() {
+    QTemporaryDir dir;
+    TrainingController c;
+    QSignalSpy finished(&c, &TrainingController::finished);
+    std::vector<std::int64_t> steps;
+    int signalCount = 0;
+    connect(&c, &TrainingController::samplesReady, &c, [&] {
+      ++signalCount;
+      for (const MetricSample& s : c.takeSamples()) steps.push_back(s.step);
+    });
+    QVERIFY(c.start(tinyConfig(dir.filePath(QStringLiteral("run")), 12)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+    for (const MetricSample& s : c.takeSamples()) steps.push_back(s.step);
+    QVERIFY(signalCount >= 2);
+    QCOMPARE(static_cast<int>(steps.size()), 12);
+    for (int i = 0; i < 12; ++i) QCOMPARE(steps[static_cast<std::size_t>(i)], i + 1);
+  }
+
+  // Commands from this (the GUI) thread while the worker trains: pause holds the step count,
+  // resume continues it, a new learning rate reaches the trainer, a checkpoint is written on
+  // request, a second start is refused, stop ends the run with a checkpoint.
+  void commandsReachTheWorker() {
+    QTemporaryDir dir;
+    TrainingController c;
+    QSignalSpy finished(&c, &TrainingController::finished);
+    const QString runDir = dir.filePath(QStringLiteral("run"));
+    QVERIFY(c.start(tinyConfig(runDir, kLong)));
+    QVERIFY(!c.start(tinyConfig(dir.filePath(QStringLiteral("other")), 5)));
+    QTRY_VERIFY_WITH_TIMEOUT(c.step() >= 2, kTimeout);
+
+    c.pause();
+    QVERIFY(c.isPaused());
+    QTest::qWait(500);  // the step in flight completes
+    const std::int64_t pausedAt = c.step();
+    QTest::qWait(600);
+    QCOMPARE(c.step(), pausedAt);
+    c.resume();
+    QVERIFY(!c.isPaused());
+    QTRY_VERIFY_WITH_TIMEOUT(c.step() >= pausedAt + 2, kTimeout);
+
+    c.setLearningRate(2.5e-4);
+    const std::int64_t changedAt = c.step();
+    QTRY_VERIFY_WITH_TIMEOUT(c.step() >= changedAt + 2, kTimeout);
+    const std::vector<MetricSample> samples = c.takeSamples();
+    QVERIFY(!samples.empty());
+    QCOMPARE(samples.back().lr, 2.5e-4);
+
+    const int before = checkpointCount(runDir);
+    c.saveCheckpointNow();
+    QTRY_VERIFY_WITH_TIMEOUT(checkpointCount(runDir) > before, kTimeout);
+    QVERIFY(c.isRunning());
+
+    c.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+    QCOMPARE(finished.at(0).at(0).toInt(), static_cast<int>(RunStatus::Stopped));
+    QVERIFY(QFileInfo::exists(finished.at(0).at(2).toString()));
+    QVERIFY(!c.isRunning());
+  }
+
+  // Commands given before the worker has built the trainer are remembered and applied.
+  void commandsBeforeTheTrainerExistsApply() {
+    QTemporaryDir dir;
+    TrainingController c;
+    QSignalSpy started(&c, &TrainingController::started);
+    QSignalSpy finished(&c, &TrainingController::finished);
+    QVERIFY(c.start(tinyConfig(dir.filePath(QStringLiteral("run")), kLong)));
+    c.pause();
+    c.setLearningRate(1.5e-4);
+    QTRY_COMPARE_WITH_TIMEOUT(started.count(), 1, kTimeout);
+    QTest::qWait(800);
+    QVERIFY(c.step() <= 1);  // at most the step that was in flight when the pause landed
+    c.resume();
+    QTRY_VERIFY_WITH_TIMEOUT(c.step() >= 3, kTimeout);
+    const std::vector<MetricSample> samples = c.takeSamples();
+    QVERIFY(!samples.empty());
+    QCOMPARE(samples.back().lr, 1.5e-4);
+    c.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+  }
+
+  // Settings the trainer refuses arrive as failed(), naming the problem; the controller can start
+  // again afterwards.
+  void badSettingsFail() {
+    QTemporaryDir dir;
+    TrainingController c;
+    QSignalSpy failed(&c, &TrainingController::failed);
+    QSignalSpy finished(&c, &TrainingController::finished);
+    TrainConfig bad = tinyConfig(dir.filePath(QStringLiteral("bad")), 5);
+    bad.dataPath = dir.filePath(QStringLiteral("no-such-data.gz")).toStdString();
+    QVERIFY(c.start(bad));
+    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, kTimeout);
+    QVERIFY2(failed.at(0).at(0).toString().contains(QStringLiteral("no-such-data.gz")),
+             qPrintable(failed.at(0).at(0).toString()));
+    QTRY_VERIFY(!c.isRunning());
+    QCOMPARE(finished.count(), 0);
+    QVERIFY(c.start(tinyConfig(dir.filePath(QStringLiteral("good")), 3)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+    QCOMPARE(finished.at(0).at(0).toInt(), static_cast<int>(RunStatus::Finished));
+  }
+
+  // A finished run continues from its run folder: the step count goes on from the checkpoint.
+  void resumesARunFolder() {
+    QTemporaryDir dir;
+    const QString runDir = dir.filePath(QStringLiteral("run"));
+    TrainingController c;
+    QSignalSpy finished(&c, &TrainingController::finished);
+    QVERIFY(c.start(tinyConfig(runDir, 4)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+    QVERIFY(c.resumeFrom(runDir, 3));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kTimeout);
+    QCOMPARE(finished.at(1).at(0).toInt(), static_cast<int>(RunStatus::Finished));
+    QCOMPARE(c.step(), 7);
+  }
+
+  // Destroying the controller mid-run stops the trainer, which checkpoints, and joins the worker.
+  void destroyingMidRunStopsAndSaves() {
+    QTemporaryDir dir;
+    const QString runDir = dir.filePath(QStringLiteral("run"));
+    {
+      TrainingController c;
+      QVERIFY(c.start(tinyConfig(runDir, kLong)));
+      QTRY_VERIFY_WITH_TIMEOUT(c.step() >= 2, kTimeout);
+    }
+    QVERIFY(checkpointCount(runDir) >= 1);
+  }
+};
+
+namespace {
+
+// Qt calls notify() for every event in every thread: the receiving side of tsanhooks.h.
+class HookedApplication final : public QCoreApplication {
+ public:
+  using QCoreApplication::QCoreApplication;
+  bool notify(QObject* receiver, QEvent* event) override {
+    tsan::beforeHandling();
+    return QCoreApplication::notify(receiver, event);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  HookedApplication app(argc, argv);
+  TestController test;
+  return QTest::qExec(&test, argc, argv);
+}
+
+#include "test_controller.moc"
