@@ -9,7 +9,6 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
-#include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -47,6 +46,32 @@ int checkpointCount(const QString& runDir) {
       QDir(runDir + QStringLiteral("/checkpoints")).entryList({QStringLiteral("*.imx")}).size());
 }
 
+// The controller's signals as received on this (the GUI) thread, through queued connections as
+// the window receives them. (QSignalSpy connects directly, so it would record in the worker
+// thread while the test reads it here: a data race of the test's own, which TSan reports.)
+struct Received {
+  explicit Received(TrainingController* c) {
+    QObject::connect(c, &TrainingController::started, &context,
+                     [this](const QString& dir, qint64 steps) { started.push_back({dir, steps}); });
+    QObject::connect(c, &TrainingController::samplesReady, &context, [this] { ++ready; });
+    QObject::connect(c, &TrainingController::finished, &context,
+                     [this](int status, const QString& message, const QString& checkpoint) {
+                       finished.push_back({status, message, checkpoint});
+                     });
+    QObject::connect(c, &TrainingController::failed, &context,
+                     [this](const QString& message) { failed.push_back(message); });
+  }
+  struct Finished {
+    int status;
+    QString message, checkpoint;
+  };
+  QObject context;
+  std::vector<std::pair<QString, qint64>> started;
+  int ready = 0;
+  std::vector<Finished> finished;
+  QStringList failed;
+};
+
 constexpr int kLong = 100'000;  // steps of a run the test stops itself
 constexpr int kTimeout = 300'000;
 
@@ -65,21 +90,19 @@ class TestController : public QObject {
   void runsToTheEndAndCoalescesSamples() {
     QTemporaryDir dir;
     TrainingController c;
-    QSignalSpy started(&c, &TrainingController::started);
-    QSignalSpy ready(&c, &TrainingController::samplesReady);
-    QSignalSpy finished(&c, &TrainingController::finished);
+    Received got(&c);
     const QString runDir = dir.filePath(QStringLiteral("run"));
     QVERIFY(c.start(tinyConfig(runDir, 6)));
     QVERIFY(c.isRunning());
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
-    QCOMPARE(started.count(), 1);
-    QCOMPARE(QFileInfo(started.at(0).at(0).toString()).absoluteFilePath(),
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.finished.size()), 1, kTimeout);
+    QCOMPARE(int(got.started.size()), 1);
+    QCOMPARE(QFileInfo(got.started[0].first).absoluteFilePath(),
              QFileInfo(runDir).absoluteFilePath());
-    QCOMPARE(started.at(0).at(1).toLongLong(), 6);
-    QCOMPARE(finished.at(0).at(0).toInt(), static_cast<int>(RunStatus::Finished));
-    QVERIFY(QFileInfo::exists(finished.at(0).at(2).toString()));
+    QCOMPARE(got.started[0].second, 6);
+    QCOMPARE(got.finished[0].status, static_cast<int>(RunStatus::Finished));
+    QVERIFY(QFileInfo::exists(got.finished[0].checkpoint));
     QVERIFY(!c.isRunning());
-    QCOMPARE(ready.count(), 1);  // nobody took the samples: no second signal
+    QCOMPARE(got.ready, 1);  // nobody took the samples: no second signal
     const std::vector<MetricSample> samples = c.takeSamples();
     QCOMPARE(static_cast<int>(samples.size()), 6);
     for (int i = 0; i < 6; ++i) QCOMPARE(samples[static_cast<std::size_t>(i)].step, i + 1);
@@ -91,7 +114,7 @@ class TestController : public QObject {
   void takingSamplesRearmsTheSignal() {
     QTemporaryDir dir;
     TrainingController c;
-    QSignalSpy finished(&c, &TrainingController::finished);
+    Received got(&c);
     std::vector<std::int64_t> steps;
     int signalCount = 0;
     connect(&c, &TrainingController::samplesReady, &c, [&] {
@@ -99,7 +122,7 @@ class TestController : public QObject {
       for (const MetricSample& s : c.takeSamples()) steps.push_back(s.step);
     });
     QVERIFY(c.start(tinyConfig(dir.filePath(QStringLiteral("run")), 12)));
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.finished.size()), 1, kTimeout);
     for (const MetricSample& s : c.takeSamples()) steps.push_back(s.step);
     QVERIFY(signalCount >= 2);
     QCOMPARE(static_cast<int>(steps.size()), 12);
@@ -112,7 +135,7 @@ class TestController : public QObject {
   void commandsReachTheWorker() {
     QTemporaryDir dir;
     TrainingController c;
-    QSignalSpy finished(&c, &TrainingController::finished);
+    Received got(&c);
     const QString runDir = dir.filePath(QStringLiteral("run"));
     QVERIFY(c.start(tinyConfig(runDir, kLong)));
     QVERIFY(!c.start(tinyConfig(dir.filePath(QStringLiteral("other")), 5)));
@@ -141,9 +164,9 @@ class TestController : public QObject {
     QVERIFY(c.isRunning());
 
     c.stop();
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
-    QCOMPARE(finished.at(0).at(0).toInt(), static_cast<int>(RunStatus::Stopped));
-    QVERIFY(QFileInfo::exists(finished.at(0).at(2).toString()));
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.finished.size()), 1, kTimeout);
+    QCOMPARE(got.finished[0].status, static_cast<int>(RunStatus::Stopped));
+    QVERIFY(QFileInfo::exists(got.finished[0].checkpoint));
     QVERIFY(!c.isRunning());
   }
 
@@ -151,12 +174,11 @@ class TestController : public QObject {
   void commandsBeforeTheTrainerExistsApply() {
     QTemporaryDir dir;
     TrainingController c;
-    QSignalSpy started(&c, &TrainingController::started);
-    QSignalSpy finished(&c, &TrainingController::finished);
+    Received got(&c);
     QVERIFY(c.start(tinyConfig(dir.filePath(QStringLiteral("run")), kLong)));
     c.pause();
     c.setLearningRate(1.5e-4);
-    QTRY_COMPARE_WITH_TIMEOUT(started.count(), 1, kTimeout);
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.started.size()), 1, kTimeout);
     QTest::qWait(800);
     QVERIFY(c.step() <= 1);  // at most the step that was in flight when the pause landed
     c.resume();
@@ -165,7 +187,7 @@ class TestController : public QObject {
     QVERIFY(!samples.empty());
     QCOMPARE(samples.back().lr, 1.5e-4);
     c.stop();
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.finished.size()), 1, kTimeout);
   }
 
   // Settings the trainer refuses arrive as failed(), naming the problem; the controller can start
@@ -173,19 +195,18 @@ class TestController : public QObject {
   void badSettingsFail() {
     QTemporaryDir dir;
     TrainingController c;
-    QSignalSpy failed(&c, &TrainingController::failed);
-    QSignalSpy finished(&c, &TrainingController::finished);
+    Received got(&c);
     TrainConfig bad = tinyConfig(dir.filePath(QStringLiteral("bad")), 5);
     bad.dataPath = dir.filePath(QStringLiteral("no-such-data.gz")).toStdString();
     QVERIFY(c.start(bad));
-    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, kTimeout);
-    QVERIFY2(failed.at(0).at(0).toString().contains(QStringLiteral("no-such-data.gz")),
-             qPrintable(failed.at(0).at(0).toString()));
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.failed.size()), 1, kTimeout);
+    QVERIFY2(got.failed[0].contains(QStringLiteral("no-such-data.gz")),
+             qPrintable(got.failed[0]));
     QTRY_VERIFY(!c.isRunning());
-    QCOMPARE(finished.count(), 0);
+    QCOMPARE(int(got.finished.size()), 0);
     QVERIFY(c.start(tinyConfig(dir.filePath(QStringLiteral("good")), 3)));
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
-    QCOMPARE(finished.at(0).at(0).toInt(), static_cast<int>(RunStatus::Finished));
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.finished.size()), 1, kTimeout);
+    QCOMPARE(got.finished[0].status, static_cast<int>(RunStatus::Finished));
   }
 
   // A finished run continues from its run folder: the step count goes on from the checkpoint.
@@ -193,12 +214,12 @@ class TestController : public QObject {
     QTemporaryDir dir;
     const QString runDir = dir.filePath(QStringLiteral("run"));
     TrainingController c;
-    QSignalSpy finished(&c, &TrainingController::finished);
+    Received got(&c);
     QVERIFY(c.start(tinyConfig(runDir, 4)));
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kTimeout);
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.finished.size()), 1, kTimeout);
     QVERIFY(c.resumeFrom(runDir, 3));
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kTimeout);
-    QCOMPARE(finished.at(1).at(0).toInt(), static_cast<int>(RunStatus::Finished));
+    QTRY_COMPARE_WITH_TIMEOUT(int(got.finished.size()), 2, kTimeout);
+    QCOMPARE(got.finished[1].status, static_cast<int>(RunStatus::Finished));
     QCOMPARE(c.step(), 7);
   }
 

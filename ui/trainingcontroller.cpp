@@ -40,6 +40,8 @@ TrainingController::TrainingController(QObject* parent)
   }, Qt::DirectConnection);
   connect(m_thread.get(), &QThread::finished, m_thread.get(), [] { tsan::beforePost(); },
           Qt::DirectConnection);
+  connect(this, &TrainingController::launchRequested, m_context.get(), [this] { work(); },
+          Qt::QueuedConnection);
   m_thread->start();
 }
 
@@ -67,43 +69,58 @@ bool TrainingController::launch(std::function<std::unique_ptr<Trainer>()> build)
     std::lock_guard<std::mutex> lock(m_mutex);
     m_trainer.reset();
     m_pendingLr = 0;
+    m_pendingBuild = std::move(build);
   }
-  // Every post to another thread tells ThreadSanitizer that Qt's queue orders it (tsanhooks.h).
+  // The worker takes the build function under the mutex: the queued signal carries nothing, so
+  // nothing of ours is built by Qt's posting code. Every post to another thread tells
+  // ThreadSanitizer that Qt's queue orders it (tsanhooks.h).
   tsan::beforePost();
-  QMetaObject::invokeMethod(m_context.get(), [this, build = std::move(build)] {
-    std::shared_ptr<Trainer> t;
-    try {
-      t = build();
-    } catch (const std::exception& e) {
-      m_running = false;
-      tsan::beforePost();
-      Q_EMIT failed(QString::fromStdString(e.what()));
-      return;
-    }
-    t->setSampleListener([this] {
-      if (!m_notified.exchange(true)) {
-        tsan::beforePost();
-        Q_EMIT samplesReady();
-      }
-    });
-    {
-      std::lock_guard<std::mutex> lock(m_mutex);
-      m_trainer = t;
-      if (m_pendingLr > 0) t->setLearningRate(m_pendingLr);
-      m_pendingLr = 0;
-      if (m_paused) t->pause();
-      if (m_stopRequested) t->stop();
-    }
-    tsan::beforePost();
-    Q_EMIT started(QString::fromStdString(t->runDir()), static_cast<qint64>(t->totalSteps()));
-    const RunResult r = t->run();
-    m_running = false;
-    m_paused = false;
-    tsan::beforePost();
-    Q_EMIT finished(static_cast<int>(r.status), QString::fromStdString(r.message),
-                    QString::fromStdString(r.lastCheckpoint));
-  });
+  Q_EMIT launchRequested(QPrivateSignal());
   return true;
+}
+
+void TrainingController::work() {
+  std::function<std::unique_ptr<Trainer>()> build;
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    build = std::move(m_pendingBuild);
+    m_pendingBuild = nullptr;
+  }
+  if (!build) return;
+  std::shared_ptr<Trainer> t;
+  try {
+    t = build();
+  } catch (const std::exception& e) {
+    const QString message = QString::fromStdString(e.what());
+    m_running = false;
+    tsan::beforePost();
+    Q_EMIT failed(message);
+    return;
+  }
+  t->setSampleListener([this] {
+    if (!m_notified.exchange(true)) {
+      tsan::beforePost();
+      Q_EMIT samplesReady();
+    }
+  });
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_trainer = t;
+    if (m_pendingLr > 0) t->setLearningRate(m_pendingLr);
+    m_pendingLr = 0;
+    if (m_paused) t->pause();
+    if (m_stopRequested) t->stop();
+  }
+  const QString runDir = QString::fromStdString(t->runDir());
+  tsan::beforePost();
+  Q_EMIT started(runDir, static_cast<qint64>(t->totalSteps()));
+  const RunResult r = t->run();
+  const QString message = QString::fromStdString(r.message);
+  const QString checkpoint = QString::fromStdString(r.lastCheckpoint);
+  m_running = false;
+  m_paused = false;
+  tsan::beforePost();
+  Q_EMIT finished(static_cast<int>(r.status), message, checkpoint);
 }
 
 std::shared_ptr<Trainer> TrainingController::trainer() const {

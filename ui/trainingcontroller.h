@@ -66,12 +66,15 @@ class TrainingController final : public QObject {
   // status is an infomax::RunStatus value.
   void finished(int status, const QString& message, const QString& checkpoint);
   void failed(const QString& message);
+  // Internal: asks the worker to build and run the pending trainer.
+  void launchRequested(QPrivateSignal);
 
  private:
   struct ThreadDeleter {
     void operator()(QThread* thread) const;
   };
   bool launch(std::function<std::unique_ptr<Trainer>()> build);
+  void work();  // on the worker: builds m_pendingBuild's trainer and runs it
   std::shared_ptr<Trainer> trainer() const;
 
   std::unique_ptr<QObject> m_context;  // lives on m_thread; work is posted to it
@@ -79,6 +82,7 @@ class TrainingController final : public QObject {
   mutable std::mutex m_mutex;  // guards m_trainer and the pending settings below
   std::shared_ptr<Trainer> m_trainer;
   double m_pendingLr = 0;  // > 0: apply once the trainer exists
+  std::function<std::unique_ptr<Trainer>()> m_pendingBuild;  // handed to the worker
   std::atomic<bool> m_running{false}, m_paused{false}, m_stopRequested{false};
   std::atomic<bool> m_notified{false};
 };
