@@ -11,7 +11,6 @@
 #endif
 
 #include "infomax/trainer.h"
-#include "tsanhooks.h"
 
 namespace infomax::ui {
 
@@ -22,7 +21,6 @@ namespace {
 void TrainingController::ThreadDeleter::operator()(QThread* thread) const {
   thread->quit();
   thread->wait();
-  tsan::beforeHandling();  // the join: the worker's last post is its `finished` (below)
   delete thread;
 }
 
@@ -38,8 +36,6 @@ TrainingController::TrainingController(QObject* parent)
     setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kWorkerNice);
 #endif
   }, Qt::DirectConnection);
-  connect(m_thread.get(), &QThread::finished, m_thread.get(), [] { tsan::beforePost(); },
-          Qt::DirectConnection);
   connect(this, &TrainingController::launchRequested, m_context.get(), [this] { work(); },
           Qt::QueuedConnection);
   m_thread->start();
@@ -72,9 +68,7 @@ bool TrainingController::launch(std::function<std::unique_ptr<Trainer>()> build)
     m_pendingBuild = std::move(build);
   }
   // The worker takes the build function under the mutex: the queued signal carries nothing, so
-  // nothing of ours is built by Qt's posting code. Every post to another thread tells
-  // ThreadSanitizer that Qt's queue orders it (tsanhooks.h).
-  tsan::beforePost();
+  // nothing of ours is built by Qt's posting code.
   Q_EMIT launchRequested(QPrivateSignal());
   return true;
 }
@@ -93,14 +87,12 @@ void TrainingController::work() {
   } catch (const std::exception& e) {
     const QString message = QString::fromStdString(e.what());
     m_running = false;
-    tsan::beforePost();
     Q_EMIT failed(message);
     return;
   }
   t->setSampleListener([this] {
     if (!m_notified.exchange(true)) {
-      tsan::beforePost();
-      Q_EMIT samplesReady();
+        Q_EMIT samplesReady();
     }
   });
   {
@@ -112,14 +104,12 @@ void TrainingController::work() {
     if (m_stopRequested) t->stop();
   }
   const QString runDir = QString::fromStdString(t->runDir());
-  tsan::beforePost();
   Q_EMIT started(runDir, static_cast<qint64>(t->totalSteps()));
   const RunResult r = t->run();
   const QString message = QString::fromStdString(r.message);
   const QString checkpoint = QString::fromStdString(r.lastCheckpoint);
   m_running = false;
   m_paused = false;
-  tsan::beforePost();
   Q_EMIT finished(static_cast<int>(r.status), message, checkpoint);
 }
 
