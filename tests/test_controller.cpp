@@ -15,6 +15,7 @@
 #include "infomax/imageset.h"
 #include "infomax/metrics.h"
 #include "infomax/trainer.h"
+#include "testsupport.h"
 #include "trainingcontroller.h"
 
 using namespace infomax;
@@ -22,21 +23,14 @@ using namespace infomax::ui;
 
 namespace {
 
-bool haveData() { return std::filesystem::exists(defaultDataPath()); }
+using test::haveData;
 
 TrainConfig tinyConfig(const QString& outDir, std::int64_t steps) {
-  TrainConfig c;
-  c.dataLimit = 256;
-  c.batch = 16;
-  c.headUnits = 32;
+  TrainConfig c = test::smallRun(steps, 256, outDir.toStdString());
   c.threads = 2;  // LibTorch's pool as well as the worker and the prefetcher
-  c.steps = steps;
-  c.logEvery = 1;
-  c.checkpointEvery = 0;
   c.autosaveMinutes = 0;
   c.prefetch = 2;
   c.evalEvery = 0;
-  c.outDir = outDir.toStdString();
   return c;
 }
 

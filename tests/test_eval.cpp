@@ -10,6 +10,7 @@
 #include "infomax/error.h"
 #include "infomax/evaluation.h"
 #include "infomax/trainer.h"
+#include "testsupport.h"
 
 using namespace infomax;
 namespace fs = std::filesystem;
@@ -17,14 +18,8 @@ namespace fs = std::filesystem;
 namespace {
 
 TrainConfig smallConfig() {
-  TrainConfig c;
-  c.dataLimit = 640;
-  c.batch = 16;
-  c.headUnits = 32;
-  c.threads = 1;
-  c.steps = 20;
+  TrainConfig c = test::smallRun(20, 640);
   c.logEvery = 10;
-  c.checkpointEvery = 0;
   c.seed = 7;
   return c;
 }
@@ -38,7 +33,7 @@ EvalOptions smallOptions() {
   return o;
 }
 
-bool haveData() { return fs::exists(defaultDataPath()); }
+using test::haveData;
 
 }  // namespace
 

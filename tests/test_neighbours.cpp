@@ -15,12 +15,13 @@
 #include "infomax/imageset.h"
 #include "infomax/neighbours.h"
 #include "infomax/trainer.h"
+#include "testsupport.h"
 
 using namespace infomax;
 
 namespace {
 
-bool haveData() { return std::filesystem::exists(defaultDataPath()); }
+using test::haveData;
 
 std::vector<float> randomVectors(int n, int d, std::uint64_t seed) {
   std::mt19937_64 rng(seed);

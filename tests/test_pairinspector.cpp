@@ -19,25 +19,18 @@
 #include "infomax/trainer.h"
 #include "loader.h"
 #include "model.h"
+#include "testsupport.h"
 
 using namespace infomax;
 
 namespace {
 
-bool haveData() { return std::filesystem::exists(defaultDataPath()); }
+using test::haveData;
 
 TrainConfig tinyRun(const QString& dir, Estimator e = Estimator::Jsd) {
-  TrainConfig c;
-  c.dataLimit = 256;
-  c.batch = 16;
-  c.headUnits = 32;
-  c.threads = 1;
-  c.steps = 3;
-  c.logEvery = 1;
-  c.checkpointEvery = 0;
+  TrainConfig c = test::smallRun(3, 256, dir.toStdString());
   c.autosaveMinutes = 0;
   c.estimator = e;
-  c.outDir = dir.toStdString();
   return c;
 }
 

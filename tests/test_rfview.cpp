@@ -21,6 +21,7 @@
 #include "infomax/effectivefield.h"
 #include "infomax/imageset.h"
 #include "infomax/trainer.h"
+#include "testsupport.h"
 
 #include "receptivefieldview.h"
 
@@ -29,7 +30,7 @@ using namespace infomax::ui;
 
 namespace {
 
-bool haveData() { return std::filesystem::exists(defaultDataPath()); }
+using test::haveData;
 
 // Two 5x5 convolutions on an 8x8 input: the local layer sees 9 px, the whole input.
 const char* kWholeInputJson = R"({

@@ -11,6 +11,7 @@
 
 #include "infomax/error.h"
 #include "infomax/trainer.h"
+#include "testsupport.h"
 
 using namespace infomax;
 namespace fs = std::filesystem;
@@ -18,14 +19,7 @@ namespace fs = std::filesystem;
 namespace {
 
 TrainConfig smallConfig() {
-  TrainConfig c;
-  c.dataLimit = 640;
-  c.batch = 16;
-  c.headUnits = 32;
-  c.threads = 1;
-  c.steps = 12;
-  c.logEvery = 1;
-  c.checkpointEvery = 0;
+  TrainConfig c = test::smallRun(12, 640);
   c.seed = 7;
   return c;
 }
@@ -36,7 +30,7 @@ std::vector<MetricSample> runAll(Trainer& t) {
   return t.takeSamples();
 }
 
-bool haveData() { return fs::exists(defaultDataPath()); }
+using test::haveData;
 
 }  // namespace
 

@@ -39,6 +39,7 @@
 #include "pairinspectorview.h"
 #include "runsetuppanel.h"
 #include "runspanel.h"
+#include "testsupport.h"
 #include "trainingcontroller.h"
 
 using namespace infomax;
@@ -46,20 +47,12 @@ using namespace infomax::ui;
 
 namespace {
 
-bool haveData() { return std::filesystem::exists(defaultDataPath()); }
+using test::haveData;
 
 TrainConfig smallConfig(const QString& outDir, std::int64_t steps) {
-  TrainConfig c;
-  c.dataLimit = 512;
-  c.batch = 16;
-  c.headUnits = 32;
-  c.threads = 1;
-  c.steps = steps;
-  c.logEvery = 1;
-  c.checkpointEvery = 0;
+  TrainConfig c = test::smallRun(steps, 512, outDir.toStdString());
   c.autosaveMinutes = 0;
   c.prefetch = 2;
-  c.outDir = outDir.toStdString();
   return c;
 }
 
