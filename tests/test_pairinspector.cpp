@@ -72,6 +72,15 @@ DimOutputs rebuildAndScore(const std::string& ckpt, const PairInspector& inspect
   return model->forward(x, nullptr, nullptr, nullptr, 0);
 }
 
+// The estimator's loss recomputed from the inspector's positive and negative scores.
+double lossOf(const PairInspection& r, Estimator estimator) {
+  const auto pos = torch::from_blob(const_cast<float*>(r.posScores.data()),
+                                    {r.count(), r.locations()}, torch::kFloat);
+  const auto neg = torch::from_blob(const_cast<float*>(r.negScores.data()),
+                                    {r.count(), r.negativesPerAnchor}, torch::kFloat);
+  return estimateMI(estimator, pos, neg).loss.item<double>();
+}
+
 }  // namespace
 
 class TestPairInspector : public QObject {
@@ -140,12 +149,7 @@ class TestPairInspector : public QObject {
       for (const auto& p : r.pairsFor(a))
         QCOMPARE(p.score, acc[a][p.image][p.location]);
     // The loss the trainer minimises for this batch, from the inspector's own scores.
-    const auto pos = torch::from_blob(const_cast<float*>(r.posScores.data()),
-                                      {n, r.locations()}, torch::kFloat);
-    const auto neg = torch::from_blob(const_cast<float*>(r.negScores.data()),
-                                      {n, r.negativesPerAnchor}, torch::kFloat);
-    const MiEstimate fromInspector = estimateMI(cfg.estimator, pos, neg);
-    QCOMPARE(fromInspector.loss.item<double>(), out.local->loss.item<double>());
+    QCOMPARE(lossOf(r, cfg.estimator), out.local->loss.item<double>());
     QCOMPARE(r.stats.loss, out.local->loss.item<double>());
     QVERIFY(std::isfinite(r.stats.mi));
     QVERIFY(r.stats.accuracy >= 0 && r.stats.accuracy <= 1);
@@ -184,12 +188,7 @@ class TestPairInspector : public QObject {
       }
     QVERIFY(checked > 0);
     QVERIFY2(clipMatters > checked / 10, qPrintable(QStringLiteral("%1 of %2").arg(clipMatters).arg(checked)));
-    const auto pos = torch::from_blob(const_cast<float*>(r.posScores.data()),
-                                      {r.count(), r.locations()}, torch::kFloat);
-    const auto neg = torch::from_blob(const_cast<float*>(r.negScores.data()),
-                                      {r.count(), r.negativesPerAnchor}, torch::kFloat);
-    QCOMPARE(estimateMI(cfg.estimator, pos, neg).loss.item<double>(),
-             out.local->loss.item<double>());
+    QCOMPARE(lossOf(r, cfg.estimator), out.local->loss.item<double>());
     QCOMPARE(r.stats.loss, out.local->loss.item<double>());
   }
 
