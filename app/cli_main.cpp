@@ -178,7 +178,8 @@ training
   --batch N --lr X --steps N | --epochs X --seed S
   --minutes M          also end (finished, checkpointed) after M minutes of training
   --threads N          CPU threads (default: every core)   --device cpu|cuda[:N]
-  --precision P        fp32|bf16 (bf16 autocast where the CPU supports it)
+  --precision P        auto|fp32|bf16 (default auto: bf16 autocast where the CPU has native
+                       bf16, AVX-512 BF16 or AMX; fp32 elsewhere)
   --crop-pad N --hflip --pad-to N   augmentation and padding
   --crop-scale S       random square crops of an area fraction in [S, 1], resized back
   --views V            2: two augmented views per image, Y of one scored against the local

@@ -85,13 +85,14 @@ def main():
             tuned = run_peer(a.peer, est, a.steps, a.warmup, a.threads, a.batch, a.units, env=TUNED_ENV)
             print(f'peer   {est:4s} fp32 {tuned["img_s"]:7.1f} img/s  median step {tuned["median_ms"]:7.1f} ms  '
                   f'{tuned["img_s"] * gf:6.1f} GFLOP/s  (glibc tuned)', flush=True)
-        variants = [(p, 1.0) for p in a.precisions.split(',')]
+        precisions = a.precisions.split(',')
+        variants = [(p, 1.0) for p in precisions]
         if a.fast_fraction > 0:
-            variants.append(('fp32', a.fast_fraction))
+            variants += [(p, a.fast_fraction) for p in precisions]
         for prec, frac in variants:
             eng = run_engine(a.infomax, est, a.steps, a.warmup, a.threads, a.batch, a.units, prec, frac)
             ratio = eng['img_s'] / peer['img_s']
-            label = prec if frac >= 1 else f'fast(local_fraction={frac:g})'
+            label = prec if frac >= 1 else f'{prec} fast(local_fraction={frac:g})'
             flops = gf if frac >= 1 else flops_per_image(a.units, a.batch, frac) / 1e9
             extra = f'  vs tuned peer {eng["img_s"] / tuned["img_s"]:.2f}x' if tuned else ''
             print(f'engine {est:4s} {label} {eng["img_s"]:7.1f} img/s  median step {eng["median_ms"]:7.1f} ms  '

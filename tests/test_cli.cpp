@@ -20,6 +20,7 @@
 #include <QTemporaryDir>
 
 #include "infomax/architecture.h"
+#include "infomax/trainer.h"
 
 #ifdef Q_OS_UNIX
 #include <signal.h>
@@ -284,6 +285,8 @@ class TestCli : public QObject {
     const QJsonDocument cdoc = QJsonDocument::fromJson(cfg.readAll(), &pe);
     QVERIFY2(pe.error == QJsonParseError::NoError && cdoc.isObject(), qPrintable(pe.errorString()));
     QCOMPARE(cdoc.object().value(QStringLiteral("batch")).toInt(), 16);
+    // The default precision is kept as "auto" (it resolves again on resume, on any machine).
+    QCOMPARE(cdoc.object().value(QStringLiteral("precision")).toString(), QStringLiteral("auto"));
 
     // metrics.csv: header, then exactly the logged steps.
     const Csv csv = readMetrics(dir + QStringLiteral("/metrics.csv"));
@@ -388,6 +391,23 @@ class TestCli : public QObject {
   // ---- 5. an occupied run folder --------------------------------------------------------
 
   // Uses the shared run: a refused `train` must leave it exactly as it was.
+  // Without --quiet the model line says what precision auto chose on this machine.
+  void trainSaysItsPrecision() {
+    REQUIRE_DATA();
+    const QString dir = m_scratch.filePath(QStringLiteral("precision-run"));
+    const Run r = run(trainArgs(dir) << QStringLiteral("--steps") << QStringLiteral("1"));
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    const QByteArray chosen = infomax::cpuHasNativeBf16() ? "bf16" : "fp32";
+    QVERIFY2(r.err.contains("precision " + chosen + " (auto)"),
+             qPrintable(r.describe()));
+    const Run forced = run(trainArgs(m_scratch.filePath(QStringLiteral("precision-fp32")))
+                           << QStringLiteral("--steps") << QStringLiteral("1")
+                           << QStringLiteral("--precision") << QStringLiteral("fp32"));
+    QVERIFY2(forced.code == 0 && forced.err.contains("precision fp32"),
+             qPrintable(forced.describe()));
+    QVERIFY(!forced.err.contains("(auto)"));
+  }
+
   void trainRefusesOccupiedFolder() {
     REQUIRE_DATA();
     const QString ckpt = baseCheckpoint();

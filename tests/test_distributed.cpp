@@ -52,7 +52,8 @@ int freePort() {
 QStringList tinyRun() {
   return {QStringLiteral("--data"), QString::fromLatin1(kData), QStringLiteral("--data-limit"),
           QStringLiteral("256"), QStringLiteral("--head-units"), QStringLiteral("32"),
-          QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--quiet"),
+          QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--precision"),
+          QStringLiteral("fp32"), QStringLiteral("--quiet"),
           QStringLiteral("--json")};
 }
 

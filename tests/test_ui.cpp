@@ -491,6 +491,29 @@ class TestUi : public QObject {
     QCOMPARE(back.minutes, 0.0);
   }
 
+  // Precision: auto by default, round-trips, and bf16 is refused at the field on a CPU without
+  // native bf16 (allowed on one with it).
+  void setupPrecision() {
+    RunSetupPanel panel;
+    QCOMPARE(static_cast<int>(panel.config().precision), static_cast<int>(Precision::Auto));
+    auto* combo = panel.findChild<QComboBox*>(QStringLiteral("precision"));
+    QVERIFY(combo);
+    QVERIFY(combo->itemText(0).contains(cpuHasNativeBf16() ? QStringLiteral("bf16")
+                                                           : QStringLiteral("fp32")));
+    TrainConfig cfg;
+    cfg.precision = Precision::Fp32;
+    panel.setConfig(cfg);
+    QCOMPARE(static_cast<int>(panel.config().precision), static_cast<int>(Precision::Fp32));
+    combo->setCurrentIndex(combo->findData(static_cast<int>(Precision::Bf16)));
+    QCOMPARE(static_cast<int>(panel.config().precision), static_cast<int>(Precision::Bf16));
+    if (cpuHasNativeBf16()) {
+      QVERIFY2(panel.isValid(), qPrintable(panel.validationMessage()));
+    } else {
+      QVERIFY(!panel.isValid());
+      QVERIFY(panel.validationMessage().contains(QStringLiteral("native bf16")));
+    }
+  }
+
   void setupShowsSampleImages() {
     if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
     RunSetupPanel panel;

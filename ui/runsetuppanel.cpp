@@ -23,6 +23,7 @@
 
 #include "infomax/architecture.h"
 #include "infomax/imageset.h"
+#include "infomax/trainer.h"
 #include "imageutil.h"
 
 namespace infomax::ui {
@@ -183,6 +184,18 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   m_threads = intSpin(this, 0, 1024);
   m_threads->setSpecialValueText(tr("every core (%1)").arg(std::thread::hardware_concurrency()));
   form->addRow(tr("Threads:"), m_threads);
+  m_precision = new QComboBox(this);
+  m_precision->setObjectName(QStringLiteral("precision"));
+  const bool nativeBf16 = cpuHasNativeBf16();
+  m_precision->addItem(tr("auto (%1 on this CPU)").arg(nativeBf16 ? QStringLiteral("bf16")
+                                                                  : QStringLiteral("fp32")),
+                       static_cast<int>(Precision::Auto));
+  m_precision->addItem(QStringLiteral("fp32"), static_cast<int>(Precision::Fp32));
+  m_precision->addItem(QStringLiteral("bf16"), static_cast<int>(Precision::Bf16));
+  m_precision->setToolTip(
+      nativeBf16 ? tr("bf16 autocast: this CPU has native bf16 (AVX-512 BF16 or AMX)")
+                 : tr("bf16 needs a CPU with native bf16 (AVX-512 BF16 or AMX); this one has none"));
+  form->addRow(tr("Precision:"), m_precision);
   m_evalEvery = intSpin(this, 0, 1'000'000);
   m_evalEvery->setObjectName(QStringLiteral("evalEvery"));
   m_evalEvery->setSpecialValueText(tr("off"));
@@ -272,7 +285,7 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
     if (!m_filling) revalidate();
   };
   connect(m_arch, &QComboBox::currentTextChanged, this, changed);
-  for (QComboBox* c : {m_mode, m_estimator})
+  for (QComboBox* c : {m_mode, m_estimator, m_precision})
     connect(c, &QComboBox::currentIndexChanged, this, changed);
   for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs, m_minutes})
     connect(s, &QDoubleSpinBox::valueChanged, this, changed);
@@ -310,6 +323,7 @@ void RunSetupPanel::setConfig(const TrainConfig& config) {
   m_views->setCurrentIndex(std::max(0, m_views->findData(config.views)));
   m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(config.seed, 2147483647u)));
   m_threads->setValue(config.threads);
+  m_precision->setCurrentIndex(m_precision->findData(static_cast<int>(config.precision)));
   m_outDir->setText(QString::fromStdString(config.outDir));
   m_filling = false;
   revalidate();
@@ -341,6 +355,7 @@ TrainConfig RunSetupPanel::config() const {
   c.views = m_views->currentData().toInt();
   c.seed = static_cast<std::uint64_t>(m_seed->value());
   c.threads = m_threads->value();
+  c.precision = static_cast<Precision>(m_precision->currentData().toInt());
   c.outDir = m_outDir->text().trimmed().toStdString();
   return c;
 }
@@ -356,6 +371,9 @@ void RunSetupPanel::revalidate() {
   } catch (const std::exception& e) {
     message = QString::fromStdString(e.what());
   }
+  if (message.isEmpty() && config().precision == Precision::Bf16 && !cpuHasNativeBf16())
+    message = tr("precision bf16 needs a CPU with native bf16 (AVX-512 BF16 or AMX); this CPU "
+                 "would emulate it tens of times slower than fp32: choose auto or fp32");
   // With the data's image size known: does the architecture fit it, and are its local features
   // local? (Both as the trainer will see them: images padded to the declared input size.)
   QString warning;
@@ -387,7 +405,7 @@ void RunSetupPanel::revalidate() {
       {"batch", m_batch},     {"lr", m_lr},       {"alpha", m_alpha},
       {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits}, {"eval_every", m_evalEvery},
       {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs},
-      {"minutes", m_minutes}, {"crop_pad", m_cropPad}};
+      {"minutes", m_minutes}, {"crop_pad", m_cropPad}, {"precision", m_precision}};
   for (const auto& [prefix, widget] : fields) {
     const bool bad = message.startsWith(QLatin1String(prefix));
     widget->setStyleSheet(bad ? QStringLiteral("background: #ffd6d6;") : QString());

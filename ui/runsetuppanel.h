@@ -79,6 +79,7 @@ class RunSetupPanel final : public QWidget {
   QDoubleSpinBox* m_epochs = nullptr;
   QSpinBox* m_seed = nullptr;
   QSpinBox* m_threads = nullptr;
+  QComboBox* m_precision = nullptr;
   QSpinBox* m_headUnits = nullptr;
   QSpinBox* m_evalEvery = nullptr;
   QDoubleSpinBox* m_minutes = nullptr;

@@ -33,7 +33,8 @@ const EnumName<Estimator> kEstimators[] = {{Estimator::Jsd, "jsd"},
 const EnumName<HeadKind> kHeads[] = {{HeadKind::EncodeDot, "encode-dot"},
                                      {HeadKind::ConcatConv, "concat-conv"},
                                      {HeadKind::GlobalDisc, "global-disc"}};
-const EnumName<Precision> kPrecisions[] = {{Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"}};
+const EnumName<Precision> kPrecisions[] = {
+    {Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"}, {Precision::Auto, "auto"}};
 
 template <typename E, std::size_t N>
 const char* nameOf(const EnumName<E> (&table)[N], E v) {

@@ -85,6 +85,8 @@ void tuneAllocatorForTraining() {
   });
 }
 
+}  // namespace
+
 // bf16 autocast only pays off with native bf16 arithmetic (AVX-512 BF16 or AMX); elsewhere
 // LibTorch emulates it and a step runs tens of times slower than fp32 (measured on AVX2).
 bool cpuHasNativeBf16() {
@@ -97,13 +99,12 @@ bool cpuHasNativeBf16() {
   return false;
 }
 
-}  // namespace
-
 struct Trainer::Impl {
   TrainConfig cfg;
   ParsedArchitecture arch;
   std::shared_ptr<ImageSet> data;
   torch::Device device{torch::kCPU};
+  Precision precision = Precision::Fp32;  // cfg.precision with auto resolved for this machine
   int targetH = 0, targetW = 0;
   DimModel model{nullptr};
   PriorDisc prior{nullptr};
@@ -188,6 +189,10 @@ void Trainer::Impl::build(TrainConfig config) {
   if (cfg.precision == Precision::Bf16 && device.is_cpu() && !cpuHasNativeBf16())
     throw Error("invalid setting: precision bf16 needs a CPU with native bf16 (AVX-512 BF16 or "
                 "AMX); this CPU would emulate it about 50x slower than fp32 — use fp32");
+  // bf16 autocast is implemented for the CPU; auto keeps fp32 on other devices.
+  precision = cfg.precision == Precision::Auto
+                  ? (device.is_cpu() && cpuHasNativeBf16() ? Precision::Bf16 : Precision::Fp32)
+                  : cfg.precision;
 
   torch::manual_seed(cfg.seed);
   model = DimModel(arch, cfg);
@@ -447,7 +452,7 @@ bool Trainer::Impl::trainStep(const Batch& batch, MetricSample& sample,
 
   model->train();
   if (prior) prior->train();
-  const bool bf16 = cfg.precision == Precision::Bf16;
+  const bool bf16 = precision == Precision::Bf16;
   if (bf16) {
     at::autocast::set_cpu_enabled(true);
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
@@ -504,7 +509,8 @@ bool Trainer::Impl::trainStep(const Batch& batch, MetricSample& sample,
 
   if (prior && cfg.gamma > 0) {
     auto gen = at::detail::createCPUGenerator(cfg.seed * 0x9E3779B97F4A7C15ull + batch.step);
-    auto y = out.features.y.detach();
+    // fp32: the prior discriminator and its Adam run outside bf16 autocast.
+    auto y = out.features.y.detach().to(torch::kFloat);
     auto q = torch::sigmoid(y);
     // Drawn for the global batch and sliced, so W ranks see the samples one process would.
     auto u = torch::rand({q.size(0) * dist.worldSize, q.size(1)}, gen,
@@ -867,9 +873,13 @@ std::string Trainer::describeModel() const {
     << info.layer(info.localLayer).height << "x" << info.layer(info.localLayer).width
     << " (receptive field " << info.layer(info.localLayer).rfSize << " px, jump "
     << info.layer(info.localLayer).rfJump << " px"
-    << (localFieldWarning(info).empty() ? "" : ", as large as the whole input") << ")";
+    << (localFieldWarning(info).empty() ? "" : ", as large as the whole input") << ")"
+    << "; precision " << toString(m_impl->precision)
+    << (m_impl->cfg.precision == Precision::Auto ? " (auto)" : "");
   return o.str();
 }
+
+Precision Trainer::precision() const { return m_impl->precision; }
 
 const ArchitectureInfo& Trainer::architecture() const { return m_impl->arch.info; }
 

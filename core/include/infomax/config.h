@@ -13,7 +13,8 @@ namespace infomax {
 enum class Mode { Local, Global, LocalGlobal };
 enum class Estimator { Jsd, Nce, Dv, Nwj };
 enum class HeadKind { EncodeDot, ConcatConv, GlobalDisc };
-enum class Precision { Fp32, Bf16 };
+// Auto: bf16 autocast on a CPU with native bf16 (AVX-512 BF16 or AMX), fp32 everywhere else.
+enum class Precision { Fp32, Bf16, Auto };
 
 const char* toString(Mode m);
 const char* toString(Estimator e);
@@ -22,7 +23,7 @@ const char* toString(Precision p);
 Mode modeFromString(const std::string& s);            // "local", "global", "local+global"
 Estimator estimatorFromString(const std::string& s);  // "jsd", "nce"/"infonce", "dv", "nwj"
 HeadKind headFromString(const std::string& s);        // "encode-dot", "concat-conv", "global-disc"
-Precision precisionFromString(const std::string& s);  // "fp32", "bf16"
+Precision precisionFromString(const std::string& s);  // "fp32", "bf16", "auto"
 
 struct TrainConfig {
   // Data
@@ -77,7 +78,7 @@ struct TrainConfig {
   std::uint64_t seed = 0;
   int threads = 0;          // 0 = every core
   std::string device = "cpu";
-  Precision precision = Precision::Fp32;
+  Precision precision = Precision::Auto;
 
   // Input pipeline
   int padTo = 0;          // zero-pad images up to this size (0 = the architecture's input)

@@ -17,6 +17,10 @@
 
 namespace infomax {
 
+// Whether this CPU does bf16 arithmetic natively (AVX-512 BF16 or AMX, from /proc/cpuinfo):
+// precision bf16 is refused on CPUs without it, where LibTorch emulates bf16 far slower than fp32.
+bool cpuHasNativeBf16();
+
 enum class RunStatus { Finished, Stopped, Diverged, Failed };
 const char* toString(RunStatus s);
 
@@ -78,6 +82,9 @@ class Trainer final {
   double learningRate() const;
 
   const TrainConfig& config() const;
+  // The precision the run computes in: config().precision, with auto resolved for this machine
+  // (bf16 on a CPU with native bf16, else fp32).
+  Precision precision() const;
   std::string runDir() const;
   std::string describeModel() const;  // architecture and parameter counts, for logs
   const ArchitectureInfo& architecture() const;  // the encoder's, for the input it is fed
