@@ -201,7 +201,7 @@ GuiResult withGui(const QString& out, int threads, double warmup, double seconds
   const std::int64_t s1 = w.controller()->step();
   r.lateMs = probe.late;
   user.stop();
-  runLoop(0.2);  // the window pulls the samples up to s1
+  runLoop(1.2);  // the window pulls the samples up to s1 (it pulls at most once a second)
   r.imagesPerSecond =
       rateFromSamples(plot->samples(), s0, s1, w.controller()->runConfig().batch);
   QEventLoop done;
