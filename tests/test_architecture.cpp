@@ -86,6 +86,19 @@ class TestArchitecture : public QObject {
     QTest::newRow("duplicate") << R"({"layers":[{"type":"relu","name":"a"},{"type":"relu","name":"a"}]})" << 8 << "two layers";
     QTest::newRow("huge") << R"({"layers":[{"type":"conv","out":100000000,"kernel":3}]})" << 8 << "outside";
     QTest::newRow("not json") << "{" << 8 << "JSON";
+    // Declared input sizes (found by fuzzing: a float beyond int's range was converted to int).
+    const QString convY = R"(, "layers":[{"type":"conv","out":4,"kernel":3,"name":"c"},
+                              {"type":"flatten"}, {"type":"linear","out":8,"name":"y"}],
+                              "outputs": {"local": "c"}})";
+    QTest::newRow("input width beyond int")
+        << QString(R"({"input": {"height": 8, "width": 323333333333333333333333333})") + convY << 8
+        << "input width must be an integer from 1 to 16384";
+    QTest::newRow("input height negative")
+        << QString(R"({"input": {"height": -8, "width": 8})") + convY << 8 << "input height";
+    QTest::newRow("input height a string")
+        << QString(R"({"input": {"height": "8", "width": 8})") + convY << 8 << "input height";
+    QTest::newRow("input not an object") << QString(R"({"input": 8)") + convY << 8
+                                         << "\"input\" must be an object";
   }
   void errors() {
     QFETCH(QString, json);
@@ -98,6 +111,24 @@ class TestArchitecture : public QObject {
       QVERIFY2(QString(e.what()).contains(needle), e.what());
       QVERIFY2(QString(e.what()).contains("arch.json"), e.what());
     }
+  }
+
+  // declaredInputSize reads only integers from 1 to 16384; anything else counts as absent (0),
+  // and analyzeArchitecture names the problem (errors(), above).
+  void declaredInputSizes() {
+    int h = -1, w = -1;
+    declaredInputSize(R"({"input": {"height": 40, "width": 48}, "layers": []})", h, w);
+    QCOMPARE(h, 40);
+    QCOMPARE(w, 48);
+    declaredInputSize(R"({"input": {"height": 32, "width": 3.2e26}, "layers": []})", h, w);
+    QCOMPARE(h, 32);
+    QCOMPARE(w, 0);
+    declaredInputSize(R"({"input": {"height": 16385, "width": 0}})", h, w);
+    QCOMPARE(h, 0);
+    QCOMPARE(w, 0);
+    declaredInputSize("{", h, w);
+    QCOMPARE(h, 0);
+    QCOMPARE(w, 0);
   }
 
   void tooSmallImageForPreset() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -166,13 +167,30 @@ std::string localFieldWarning(const ArchitectureInfo& info) {
          "): local DIM then degenerates into global DIM";
 }
 
+namespace {
+
+// The largest input side an architecture may declare: far above any image this tool trains on,
+// and small enough that padded images and feature maps stay allocatable.
+constexpr std::int64_t kMaxDeclaredSide = 16384;
+
+// A declared input side: an integer in [1, kMaxDeclaredSide], else 0 (absent or unreadable).
+int declaredSide(const json& input, const char* key) {
+  if (!input.contains(key)) return 0;
+  const json& v = input[key];
+  if (!v.is_number_integer()) return 0;
+  const std::int64_t n = v.get<std::int64_t>();
+  return n >= 1 && n <= kMaxDeclaredSide ? static_cast<int>(n) : 0;
+}
+
+}  // namespace
+
 void declaredInputSize(const std::string& text, int& height, int& width) {
   height = width = 0;
   try {
     json j = json::parse(text);
     if (j.is_object() && j.contains("input") && j["input"].is_object()) {
-      height = j["input"].value("height", 0);
-      width = j["input"].value("width", 0);
+      height = declaredSide(j["input"], "height");
+      width = declaredSide(j["input"], "width");
     }
   } catch (const json::exception&) {
   }
@@ -192,6 +210,16 @@ ParsedArchitecture parseChecked(const std::string& text, int channels, int heigh
     throw Error(origin + ": expected an object with a \"layers\" array");
   if (channels < 1 || height < 1 || width < 1)
     throw Error(origin + ": input shape must be positive");
+  // A declared input size (what images are padded to) must be readable: declaredInputSize()
+  // treats anything else as absent, so say so here.
+  if (j.contains("input")) {
+    const json& in = j["input"];
+    if (!in.is_object()) throw Error(origin + ": \"input\" must be an object {height, width}");
+    for (const char* key : {"height", "width"})
+      if (in.contains(key) && declaredSide(in, key) == 0)
+        throw Error(origin + ": input " + key + " must be an integer from 1 to " +
+                    std::to_string(kMaxDeclaredSide));
+  }
 
   ParsedArchitecture pa;
   ArchitectureInfo& info = pa.info;
