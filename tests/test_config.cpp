@@ -101,6 +101,28 @@ class TestConfig : public QObject {
     QCOMPARE(c.localFraction, 0.5);
   }
 
+  // bf16 on the CPU is valid exactly where the CPU has native bf16; on CUDA the CPU does not
+  // matter; auto and fp32 are valid everywhere.
+  void bf16NeedsNativeSupportOnTheCpu() {
+    TrainConfig c;
+    c.precision = Precision::Bf16;
+    bool refused = false;
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      refused = true;
+      QVERIFY2(QString(e.what()).startsWith("invalid setting: precision bf16"), e.what());
+    }
+    QCOMPARE(refused, !cpuHasNativeBf16());
+    c.device = "cuda";
+    c.validate();
+    c.device = "cpu";
+    for (Precision p : {Precision::Auto, Precision::Fp32}) {
+      c.precision = p;
+      c.validate();
+    }
+  }
+
   void totalSteps() {
     TrainConfig c;
     c.batch = 64;

@@ -258,6 +258,15 @@ class TestUi : public QObject {
     QVERIFY(label);
     QVERIFY2(label->text().contains(QStringLiteral("batch must be at least 2")),
              qPrintable(label->text()));
+    // The field the message is about is marked, and only it.
+    auto marked = [&] {
+      QStringList names;
+      for (QWidget* f : w.setupPanel()->findChildren<QWidget*>())
+        if (f->styleSheet().contains(QStringLiteral("#ffd6d6")))
+          names << QString::fromLatin1(f->metaObject()->className());
+      return names;
+    };
+    QCOMPARE(marked(), QStringList{QStringLiteral("QSpinBox")});
     QVERIFY(!w.startTraining());
     QVERIFY(!w.controller()->isRunning());
 
@@ -266,6 +275,7 @@ class TestUi : public QObject {
     QVERIFY(w.setupPanel()->isValid());
     QVERIFY(w.startAction()->isEnabled());
     QVERIFY(label->text().isEmpty());
+    QVERIFY(marked().isEmpty());
   }
 
   void badDataIsReportedNotFatal() {
@@ -511,6 +521,7 @@ class TestUi : public QObject {
     } else {
       QVERIFY(!panel.isValid());
       QVERIFY(panel.validationMessage().contains(QStringLiteral("native bf16")));
+      QVERIFY(combo->styleSheet().contains(QStringLiteral("#ffd6d6")));
     }
   }
 

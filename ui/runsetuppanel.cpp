@@ -14,6 +14,7 @@
 #include <QLabel>
 #include <QPainter>
 #include <QPixmap>
+#include <QRegularExpression>
 #include <QLineEdit>
 #include <QSpinBox>
 #include <QTimer>
@@ -23,7 +24,6 @@
 
 #include "infomax/architecture.h"
 #include "infomax/imageset.h"
-#include "infomax/trainer.h"
 #include "imageutil.h"
 
 namespace infomax::ui {
@@ -371,9 +371,6 @@ void RunSetupPanel::revalidate() {
   } catch (const std::exception& e) {
     message = QString::fromStdString(e.what());
   }
-  if (message.isEmpty() && config().precision == Precision::Bf16 && !cpuHasNativeBf16())
-    message = tr("precision bf16 needs a CPU with native bf16 (AVX-512 BF16 or AMX); this CPU "
-                 "would emulate it tens of times slower than fp32: choose auto or fp32");
   // With the data's image size known: does the architecture fit it, and are its local features
   // local? (Both as the trainer will see them: images padded to the declared input size.)
   QString warning;
@@ -400,14 +397,16 @@ void RunSetupPanel::revalidate() {
   m_archWarning->setVisible(!warning.isEmpty());
   m_arch->setStyleSheet(archProblem ? QStringLiteral("background: #ffd6d6;") : QString());
   m_arch->setToolTip(archProblem ? message : m_arch->property("defaultTip").toString());
-  // Mark the field the message is about.
+  // Mark the field the message is about (TrainConfig::validate() names it first).
+  QString about = message;
+  about.remove(QRegularExpression(QStringLiteral("^invalid setting: ")));
   const std::pair<const char*, QWidget*> fields[] = {
       {"batch", m_batch},     {"lr", m_lr},       {"alpha", m_alpha},
       {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits}, {"eval_every", m_evalEvery},
       {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs},
       {"minutes", m_minutes}, {"crop_pad", m_cropPad}, {"precision", m_precision}};
   for (const auto& [prefix, widget] : fields) {
-    const bool bad = message.startsWith(QLatin1String(prefix));
+    const bool bad = about.startsWith(QLatin1String(prefix));
     widget->setStyleSheet(bad ? QStringLiteral("background: #ffd6d6;") : QString());
     if (bad) widget->setToolTip(message);
   }

@@ -91,9 +91,7 @@ void TrainingController::work() {
     return;
   }
   t->setSampleListener([this] {
-    if (!m_notified.exchange(true)) {
-        Q_EMIT samplesReady();
-    }
+    if (!m_notified.exchange(true)) Q_EMIT samplesReady();
   });
   {
     std::lock_guard<std::mutex> lock(m_mutex);

@@ -1,6 +1,7 @@
 #include "infomax/config.h"
 
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <type_traits>
@@ -173,6 +174,19 @@ bool finite(double v) { return std::isfinite(v); }
 const char* toString(Mode m) { return nameOf(kModes, m); }
 const char* toString(Estimator e) { return nameOf(kEstimators, e); }
 const char* toString(HeadKind h) { return nameOf(kHeads, h); }
+bool cpuHasNativeBf16() {
+  static const bool native = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("flags", 0) == 0)
+        return line.find(" avx512_bf16") != std::string::npos ||
+               line.find(" amx_bf16") != std::string::npos;
+    return false;
+  }();
+  return native;
+}
+
 const char* toString(Precision p) { return nameOf(kPrecisions, p); }
 Mode modeFromString(const std::string& s) {
   if (s == "both" || s == "global+local") return Mode::LocalGlobal;
@@ -226,6 +240,9 @@ void TrainConfig::validate() const {
               std::to_string(threads));
   require(device == "cpu" || device.rfind("cuda", 0) == 0,
           "device must be cpu or cuda[:N], got '" + device + "'");
+  require(precision != Precision::Bf16 || device != "cpu" || cpuHasNativeBf16(),
+          "precision bf16 needs a CPU with native bf16 (AVX-512 BF16 or AMX); this CPU would "
+          "emulate it tens of times slower than fp32: use auto or fp32");
   require(resize >= 0 && resize <= 4096, "resize must be in [0, 4096]");
   require(padTo >= 0 && padTo <= 4096, "pad_to must be in [0, 4096]");
   require(cropPad >= 0 && cropPad <= 64, "crop_pad must be in [0, 64]");

@@ -87,18 +87,6 @@ void tuneAllocatorForTraining() {
 
 }  // namespace
 
-// bf16 autocast only pays off with native bf16 arithmetic (AVX-512 BF16 or AMX); elsewhere
-// LibTorch emulates it and a step runs tens of times slower than fp32 (measured on AVX2).
-bool cpuHasNativeBf16() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("flags", 0) == 0)
-      return line.find(" avx512_bf16") != std::string::npos ||
-             line.find(" amx_bf16") != std::string::npos;
-  return false;
-}
-
 struct Trainer::Impl {
   TrainConfig cfg;
   ParsedArchitecture arch;
@@ -186,10 +174,7 @@ void Trainer::Impl::build(TrainConfig config) {
   if (device.is_cuda() && !torch::cuda::is_available())
     throw Error("invalid setting: device " + cfg.device + " requested but this LibTorch has no CUDA");
 
-  if (cfg.precision == Precision::Bf16 && device.is_cpu() && !cpuHasNativeBf16())
-    throw Error("invalid setting: precision bf16 needs a CPU with native bf16 (AVX-512 BF16 or "
-                "AMX); this CPU would emulate it about 50x slower than fp32 — use fp32");
-  // bf16 autocast is implemented for the CPU; auto keeps fp32 on other devices.
+  // bf16 on a CPU without native bf16 was refused by cfg.validate(). bf16 autocast is implemented for the CPU; auto keeps fp32 on other devices.
   precision = cfg.precision == Precision::Auto
                   ? (device.is_cpu() && cpuHasNativeBf16() ? Precision::Bf16 : Precision::Fp32)
                   : cfg.precision;

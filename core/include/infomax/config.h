@@ -25,6 +25,11 @@ Estimator estimatorFromString(const std::string& s);  // "jsd", "nce"/"infonce",
 HeadKind headFromString(const std::string& s);        // "encode-dot", "concat-conv", "global-disc"
 Precision precisionFromString(const std::string& s);  // "fp32", "bf16", "auto"
 
+// Whether this CPU does bf16 arithmetic natively (AVX-512 BF16 or AMX, from /proc/cpuinfo, read
+// once): TrainConfig::validate() refuses precision bf16 on a CPU without it, where LibTorch
+// emulates bf16 tens of times slower than fp32, and auto picks bf16 only with it.
+bool cpuHasNativeBf16();
+
 struct TrainConfig {
   // Data
   std::string dataPath;  // empty = defaultDataPath()

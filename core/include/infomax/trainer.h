@@ -17,10 +17,6 @@
 
 namespace infomax {
 
-// Whether this CPU does bf16 arithmetic natively (AVX-512 BF16 or AMX, from /proc/cpuinfo):
-// precision bf16 is refused on CPUs without it, where LibTorch emulates bf16 far slower than fp32.
-bool cpuHasNativeBf16();
-
 enum class RunStatus { Finished, Stopped, Diverged, Failed };
 const char* toString(RunStatus s);
 
