@@ -168,14 +168,19 @@ model
   --estimator E        jsd|nce|dv|nwj (default jsd)
   --alpha A --beta B --gamma G   weights of global, local and prior terms (0, 1, 0.1)
   --head-units N       width of the MI heads (default 2048, the paper's)
-  --local-head H       encode-dot|concat-conv;  --global-head H  encode-dot|global-disc
+  --local-head H       encode-dot|concat-conv
+  --global-head H      encode-dot|global-disc|y-dot (y-dot: the two views' Y against each
+                       other, needs --views 2)
   --mine               DV: MINE's moving-average gradient correction
   --score-clip C       soft-clip scores to [-C, C]
   --score-scale S      multiply scores by S first (an inverse temperature; 1 = the paper's)
+  --cosine             encode-and-dot scores are cosines of the codes (times --score-scale)
   --local-fraction F   score a random fraction F of the local positions each step
                        (default 0.5, the CPU-friendly fast mode; 1 = every position)
 training
   --batch N --lr X --steps N | --epochs X --seed S
+  --lr-schedule S      constant|cosine (cosine: decay to 0 over the run, or over --minutes)
+  --warmup F           cosine: linear warm-up over the first fraction F of the run
   --minutes M          also end (finished, checkpointed) after M minutes of training
   --threads N          CPU threads (default: every core)   --device cpu|cuda[:N]
   --precision P        auto|fp32|bf16 (default auto: bf16 autocast where the CPU has native
@@ -266,12 +271,15 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--gamma")) c.gamma = toDouble("--gamma", a.get("--gamma"));
   if (a.has("--head-units")) c.headUnits = static_cast<int>(toInt("--head-units", a.get("--head-units")));
   if (a.has("--mine")) c.mineCorrection = true;
+  if (a.has("--cosine")) c.cosineScores = true;
   if (a.has("--score-clip")) c.scoreClip = toDouble("--score-clip", a.get("--score-clip"));
   if (a.has("--score-scale")) c.scoreScale = toDouble("--score-scale", a.get("--score-scale"));
   if (a.has("--local-fraction"))
     c.localFraction = toDouble("--local-fraction", a.get("--local-fraction"));
   if (a.has("--batch")) c.batch = static_cast<int>(toInt("--batch", a.get("--batch")));
   if (a.has("--lr")) c.lr = toDouble("--lr", a.get("--lr"));
+  if (a.has("--lr-schedule")) c.lrSchedule = lrScheduleFromString(a.get("--lr-schedule"));
+  if (a.has("--warmup")) c.warmupFraction = toDouble("--warmup", a.get("--warmup"));
   if (a.has("--steps")) c.steps = toInt("--steps", a.get("--steps"));
   if (a.has("--epochs")) {
     c.epochs = toDouble("--epochs", a.get("--epochs"));
@@ -305,10 +313,10 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
 const std::vector<std::string> kTrainValueFlags = {
     "--config", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
-    "--score-clip", "--score-scale", "--local-fraction", "--batch", "--lr", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
+    "--score-clip", "--score-scale", "--local-fraction", "--batch", "--lr", "--lr-schedule", "--warmup", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
     "--precision", "--crop-pad", "--crop-scale", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
-const std::vector<std::string> kTrainSwitches = {"--json",  "--quiet", "--mine",
+const std::vector<std::string> kTrainSwitches = {"--json",  "--quiet", "--mine", "--cosine",
                                                  "--hflip", "--help",  "--dist-gather-negatives"};
 
 // Runs a trainer on a worker thread while this thread draws progress and watches for Ctrl-C.

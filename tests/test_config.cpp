@@ -133,6 +133,53 @@ class TestConfig : public QObject {
     QCOMPARE(c.totalSteps(60000), std::int64_t(7));
   }
 
+  void lrScheduleFactors() {
+    QCOMPARE(lrFactor(LrSchedule::Constant, 0.3, 0.7), 1.0);
+    auto near = [](double a, double b) { return std::abs(a - b) < 1e-12; };
+    QVERIFY(near(lrFactor(LrSchedule::Cosine, 0, 0), 1.0));
+    QVERIFY(near(lrFactor(LrSchedule::Cosine, 0, 0.5), 0.5));
+    QVERIFY(near(lrFactor(LrSchedule::Cosine, 0, 1), 0.0));
+    QVERIFY(near(lrFactor(LrSchedule::Cosine, 0, 0.25), 0.5 * (1 + std::cos(M_PI / 4))));
+    // Warm-up 0.2: linear to 1 at 0.2, then the cosine over the remaining 0.8.
+    QVERIFY(near(lrFactor(LrSchedule::Cosine, 0.2, 0.1), 0.5));
+    QVERIFY(near(lrFactor(LrSchedule::Cosine, 0.2, 0.2), 1.0));
+    QVERIFY(near(lrFactor(LrSchedule::Cosine, 0.2, 0.6), 0.5));
+    QVERIFY(lrFactor(LrSchedule::Cosine, 0.2, 0) > 0);  // the first step still moves
+    QVERIFY(near(lrFactor(LrSchedule::Cosine, 0, 3), 0.0));  // progress is clamped
+    TrainConfig c;
+    c.lrSchedule = LrSchedule::Cosine;
+    c.warmupFraction = 0.05;
+    c.cosineScores = true;
+    const auto back = TrainConfig::fromJson(c.toJson());
+    QVERIFY(back.lrSchedule == LrSchedule::Cosine);
+    QCOMPARE(back.warmupFraction, 0.05);
+    QVERIFY(back.cosineScores);
+    QVERIFY(lrScheduleFromString("constant") == LrSchedule::Constant);
+    QVERIFY_THROWS_EXCEPTION(Error, lrScheduleFromString("step"));
+    c.warmupFraction = 1;
+    QVERIFY_THROWS_EXCEPTION(Error, c.validate());
+  }
+
+  void yDotNeedsTwoViews() {
+    TrainConfig c;
+    c.mode = Mode::Global;
+    c.alpha = 1;
+    c.beta = 0;
+    c.globalHead = HeadKind::YDot;
+    try {
+      c.validate();
+      QFAIL("y-dot with one view was accepted");
+    } catch (const Error& e) {
+      QVERIFY(QString(e.what()).contains("views 2"));
+    }
+    c.views = 2;
+    c.validate();
+    QVERIFY(headFromString("y-dot") == HeadKind::YDot);
+    TrainConfig l;
+    l.localHead = HeadKind::YDot;
+    QVERIFY_THROWS_EXCEPTION(Error, l.validate());
+  }
+
   void enumNames() {
     QVERIFY(estimatorFromString("infonce") == Estimator::Nce);
     QVERIFY(modeFromString("local+global") == Mode::LocalGlobal);

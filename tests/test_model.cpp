@@ -317,6 +317,75 @@ class TestModel : public QObject {
                              m->forward(torch::randn({3, 1, 28, 28}), nullptr, nullptr, nullptr, 0, 2));
   }
 
+  void cosineScoresAreBoundedByTheScale() {
+    auto pa = parseArchitecture(presetJson("dcgan28"), 1, 28, 28, "t");
+    TrainConfig cfg;
+    cfg.headUnits = 16;
+    cfg.localFraction = 1.0;
+    cfg.mode = Mode::LocalGlobal;
+    cfg.alpha = 1;
+    cfg.cosineScores = true;
+    cfg.scoreScale = 5;
+    DimModel m(pa, cfg);
+    auto out = m(torch::randn({6, 1, 28, 28}), nullptr, nullptr, nullptr, 0);
+    for (const auto& t : {out.local->pos, out.local->neg, out.global->pos, out.global->neg}) {
+      QVERIFY(t.abs().max().item<double>() <= 5 + 1e-4);
+      QVERIFY(t.abs().max().item<double>() > 0.01);
+    }
+    // Without cosine the same head's scores are dot products of LayerNorm'd codes: far larger.
+    cfg.cosineScores = false;
+    DimModel raw(pa, cfg);
+    copyModelState(m, raw);
+    auto r = raw(torch::randn({6, 1, 28, 28}), nullptr, nullptr, nullptr, 0);
+    QVERIFY(r.local->pos.abs().max().item<double>() > 5);
+  }
+
+  void yDotScoresTheTwoViewsGlobalVectors() {
+    auto pa = parseArchitecture(presetJson("dcgan28"), 1, 28, 28, "t");
+    TrainConfig cfg;
+    cfg.headUnits = 32;
+    cfg.mode = Mode::Global;
+    cfg.alpha = 1;
+    cfg.beta = 0;
+    cfg.views = 2;
+    cfg.globalHead = HeadKind::YDot;
+    cfg.cosineScores = true;
+    cfg.scoreScale = 10;
+    cfg.estimator = Estimator::Nce;
+    DimModel m(pa, cfg);
+    const int n = 4;
+    // Identical views: every image's two global vectors are equal, so its positive is cos 1
+    // times the scale, the largest score there is, and InfoNCE's pair accuracy is 1.
+    auto a = torch::randn({n, 1, 28, 28});
+    auto same = m->forward(torch::cat({a, a}), nullptr, nullptr, nullptr, 0, 2);
+    QVERIFY(!same.local);
+    QCOMPARE(same.global->pos.sizes().vec(), (std::vector<int64_t>{2 * n, 1}));
+    QCOMPARE(same.global->neg.sizes().vec(), (std::vector<int64_t>{2 * n, n - 1}));
+    QVERIFY(torch::allclose(same.global->pos, torch::full_like(same.global->pos, 10.0), 1e-3, 1e-3));
+    QVERIFY((same.global->neg < 10 - 1e-3).all().item<bool>());
+    // Different views: the scores are those of the projected Y's (eval mode, so rows do not
+    // depend on the batch): anchor i of view 1 against image j of view 2 is the cosine of
+    // g(Y_i) and g(Y'_j) times 10, recomputed here from the encoder's outputs.
+    m->eval();
+    torch::NoGradGuard g;
+    auto b = torch::randn({n, 1, 28, 28});
+    auto out = m->forward(torch::cat({a, b}), nullptr, nullptr, nullptr, 0, 2);
+    auto ya = m->encoder(a).y, yb = m->encoder(b).y;
+    YDotGlobal head(pa.info.yDim(), 32, true);
+    head->eval();
+    for (const auto& p : head->named_parameters())
+      p.value().copy_(m->named_parameters()["global_head." + p.key()]);
+    for (const auto& bu : head->named_buffers())
+      bu.value().copy_(m->named_buffers()["global_head." + bu.key()]);
+    auto ab = head(ya, yb);
+    QVERIFY(torch::allclose(out.global->pos.narrow(0, 0, n), 10 * ab.pos, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(out.global->neg.narrow(0, 0, n), 10 * ab.neg, 1e-4, 1e-4));
+    // Symmetric: view 2's anchors see the transpose.
+    auto ba = head(yb, ya);
+    QVERIFY(torch::allclose(ab.all.squeeze(2).t(), ba.all.squeeze(2), 1e-5, 1e-5));
+    QVERIFY(torch::allclose(out.global->pos.narrow(0, n, n), 10 * ba.pos, 1e-4, 1e-4));
+  }
+
   void loaderTwoViewsAreTheSameImagesAugmentedApart() {
     auto set = std::make_shared<ImageSet>();
     set->channels = 1;

@@ -313,6 +313,29 @@ class TestTrainer : public QObject {
     QVERIFY_THROWS_EXCEPTION(Error, Trainer{bad});
   }
 
+  void cosineScheduleSetsEachStepsRate() {
+    // Step k (1-based) runs at progress (k - 1) / total: warm-up over the first 2 of 12 steps,
+    // then the cosine down to the last step's small rate; the logged lr is the rate used.
+    TrainConfig c = smallConfig();
+    c.lr = 1e-3;
+    c.lrSchedule = LrSchedule::Cosine;
+    c.warmupFraction = 2.0 / 12;
+    Trainer t(c);
+    auto s = runAll(t);
+    QCOMPARE(s.size(), size_t(12));
+    for (size_t i = 0; i < s.size(); ++i) {
+      const double want = 1e-3 * lrFactor(LrSchedule::Cosine, 2.0 / 12, i / 12.0);
+      QVERIFY2(std::abs(s[i].lr - want) < 1e-12, qPrintable(QString::number(i)));
+    }
+    QVERIFY(s[0].lr < 1e-4);                       // warming up
+    QVERIFY(std::abs(s[2].lr - 1e-3) < 1e-12);     // the peak
+    QVERIFY(s[11].lr < 0.05e-3 && s[11].lr > 0);  // near the end of the decay
+    // A constant schedule logs the base rate on every step.
+    Trainer plain(smallConfig());
+    auto p = runAll(plain);
+    QCOMPARE(p.back().lr, 1e-4);
+  }
+
   void corruptCheckpoints() {
     QTemporaryDir dir;
     TrainConfig c = smallConfig();

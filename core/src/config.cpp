@@ -1,5 +1,6 @@
 #include "infomax/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -33,7 +34,10 @@ const EnumName<Estimator> kEstimators[] = {{Estimator::Jsd, "jsd"},
                                            {Estimator::Nwj, "nwj"}};
 const EnumName<HeadKind> kHeads[] = {{HeadKind::EncodeDot, "encode-dot"},
                                      {HeadKind::ConcatConv, "concat-conv"},
-                                     {HeadKind::GlobalDisc, "global-disc"}};
+                                     {HeadKind::GlobalDisc, "global-disc"},
+                                     {HeadKind::YDot, "y-dot"}};
+const EnumName<LrSchedule> kSchedules[] = {{LrSchedule::Constant, "constant"},
+                                           {LrSchedule::Cosine, "cosine"}};
 const EnumName<Precision> kPrecisions[] = {
     {Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"}, {Precision::Auto, "auto"}};
 
@@ -133,6 +137,7 @@ const std::vector<Field>& fields() {
       plain("mine_ema_rate", &TrainConfig::mineEmaRate),
       plain("score_clip", &TrainConfig::scoreClip),
       plain("score_scale", &TrainConfig::scoreScale),
+      plain("cosine_scores", &TrainConfig::cosineScores),
       plain("local_fraction", &TrainConfig::localFraction),
       plain("negative_groups", &TrainConfig::negativeGroups),
       plain("gather_negatives", &TrainConfig::gatherNegatives),
@@ -140,6 +145,8 @@ const std::vector<Field>& fields() {
       plain("lr", &TrainConfig::lr),
       plain("adam_beta1", &TrainConfig::adamBeta1),
       plain("adam_beta2", &TrainConfig::adamBeta2),
+      enumField("lr_schedule", &TrainConfig::lrSchedule, kSchedules),
+      plain("warmup_fraction", &TrainConfig::warmupFraction),
       plain("steps", &TrainConfig::steps),
       plain("epochs", &TrainConfig::epochs),
       plain("minutes", &TrainConfig::minutes),
@@ -197,6 +204,19 @@ Estimator estimatorFromString(const std::string& s) {
   if (s == "mine") return Estimator::Dv;
   return parseEnum(kEstimators, s, "estimator");
 }
+const char* toString(LrSchedule s) { return nameOf(kSchedules, s); }
+LrSchedule lrScheduleFromString(const std::string& s) {
+  return parseEnum(kSchedules, s, "lr schedule");
+}
+
+double lrFactor(LrSchedule s, double warmupFraction, double progress) {
+  if (s == LrSchedule::Constant) return 1.0;
+  const double p = std::clamp(progress, 0.0, 1.0);
+  if (warmupFraction > 0 && p < warmupFraction) return std::max(p / warmupFraction, 1e-3);
+  const double rest = warmupFraction < 1 ? (p - warmupFraction) / (1 - warmupFraction) : 1.0;
+  return 0.5 * (1 + std::cos(3.14159265358979323846 * rest));
+}
+
 HeadKind headFromString(const std::string& s) { return parseEnum(kHeads, s, "head"); }
 Precision precisionFromString(const std::string& s) {
   return parseEnum(kPrecisions, s, "precision");
@@ -215,6 +235,8 @@ void TrainConfig::validate() const {
   require(finite(lr) && lr > 0 && lr < 10, "lr must be in (0, 10), got " + std::to_string(lr));
   require(finite(adamBeta1) && adamBeta1 >= 0 && adamBeta1 < 1, "adam_beta1 must be in [0, 1)");
   require(finite(adamBeta2) && adamBeta2 >= 0 && adamBeta2 < 1, "adam_beta2 must be in [0, 1)");
+  require(finite(warmupFraction) && warmupFraction >= 0 && warmupFraction < 1,
+          "warmup_fraction must be in [0, 1)");
   require(steps >= 0, "steps must not be negative");
   require(steps > 0 || (finite(epochs) && epochs > 0 && epochs <= 1e6),
           "either steps > 0 or epochs in (0, 1e6] is needed");
@@ -227,6 +249,9 @@ void TrainConfig::validate() const {
   require(concatNegatives >= 1, "concat_negatives must be at least 1");
   require(localHead != HeadKind::GlobalDisc, "local_head cannot be global-disc");
   require(globalHead != HeadKind::ConcatConv, "global_head cannot be concat-conv");
+  require(localHead != HeadKind::YDot, "local_head cannot be y-dot (it is a global head)");
+  require(globalHead != HeadKind::YDot || views == 2 || mode == Mode::Local || alpha == 0,
+          "global_head y-dot scores two views against each other: it needs views 2");
   require(finite(mineEmaRate) && mineEmaRate > 0 && mineEmaRate <= 1,
           "mine_ema_rate must be in (0, 1]");
   require(finite(scoreClip) && scoreClip >= 0, "score_clip must be >= 0");

@@ -17,6 +17,9 @@ struct EncoderOutputs {
   torch::Tensor conv;   // N x C' x H' x W'
   torch::Tensor fc;     // N x F
   torch::Tensor y;      // N x D
+  // Set only while two views are scored against each other: the other view's Y of the same N
+  // images (the y-dot global head's partner side).
+  torch::Tensor partnerY;
 };
 
 // Basic ResNet block (two k x k convs with BN, shortcut with a 1x1 conv when shapes change).

@@ -27,11 +27,19 @@ torch::Tensor MiNetImpl::forward(const torch::Tensor& rows) {
   return m_ln(h.scalar_type() == torch::kFloat ? h : h.to(torch::kFloat));
 }
 
+namespace {
+torch::Tensor unitRows(const torch::Tensor& codes, bool cosine) {
+  return cosine ? nn::functional::normalize(codes, nn::functional::NormalizeFuncOptions().dim(1))
+                : codes;
+}
+}  // namespace
+
 torch::Tensor mapToLocations(const torch::Tensor& map) {
   return map.permute({0, 2, 3, 1}).reshape({map.size(0), -1, map.size(1)});
 }
 
-EncodeDotLocalImpl::EncodeDotLocalImpl(int localChannels, int yDim, int units) {
+EncodeDotLocalImpl::EncodeDotLocalImpl(int localChannels, int yDim, int units, bool cosine)
+    : m_cosine(cosine) {
   m_local = register_module("local", MiNet(localChannels, units));
   m_global = register_module("global", MiNet(yDim, units));
 }
@@ -39,14 +47,14 @@ EncodeDotLocalImpl::EncodeDotLocalImpl(int localChannels, int yDim, int units) {
 PairScores EncodeDotLocalImpl::forward(const torch::Tensor& locations, const torch::Tensor& y,
                                        const RowGather* gather) {
   const auto n = locations.size(0), m = locations.size(1);
-  auto l = m_local(locations.reshape({n * m, -1}));  // N*M x U
+  auto l = unitRows(m_local(locations.reshape({n * m, -1})), m_cosine);  // N*M x U
   std::int64_t images = n, offset = 0;
   if (gather) {  // every rank's psi(l): W*N*M x U
     l = gather->all(l.view({n, m, -1})).view({-1, l.size(1)});
     images = l.size(0) / m;
     offset = gather->rank * n;
   }
-  auto g = m_global(y);  // N x U
+  auto g = unitRows(m_global(y), m_cosine);  // N x U
   PairScores s;
   s.all = torch::mm(g, l.t()).view({n, images, m});
   std::tie(s.pos, s.neg) = splitScores(s.all, offset);
@@ -89,7 +97,8 @@ PairScores ConcatConvLocalImpl::forward(const torch::Tensor& locations, const to
 }
 
 EncodeDotGlobalImpl::EncodeDotGlobalImpl(int channels, int height, int width, int yDim,
-                                         int units) {
+                                         int units, bool cosine)
+    : m_cosine(cosine) {
   const int stride = (height >= 4 && width >= 4) ? 2 : 1;
   m_conv = register_module(
       "conv", nn::Conv2d(nn::Conv2dOptions(channels, 128, 3).stride(stride).padding(1).bias(false)));
@@ -104,12 +113,31 @@ EncodeDotGlobalImpl::EncodeDotGlobalImpl(int channels, int height, int width, in
 PairScores EncodeDotGlobalImpl::forward(const torch::Tensor& localMap, const torch::Tensor& y,
                                         const RowGather* gather) {
   auto h = torch::relu(m_bn(m_conv(localMap))).flatten(1);
-  auto mapCode = m_out(torch::relu(m_fcBn(m_fc(h))));  // N x U
+  auto mapCode = unitRows(m_out(torch::relu(m_fcBn(m_fc(h)))), m_cosine);  // N x U
   if (gather) mapCode = gather->all(mapCode);          // W*N x U
-  auto yCode = m_y(y);                                  // N x U
+  auto yCode = unitRows(m_y(y), m_cosine);              // N x U
   PairScores s;
   s.all = torch::mm(yCode, mapCode.t()).unsqueeze(2);  // N x N (or W*N) x 1
   std::tie(s.pos, s.neg) = splitScores(s.all, gather ? gather->rank * y.size(0) : 0);
+  return s;
+}
+
+YDotGlobalImpl::YDotGlobalImpl(int yDim, int units, bool cosine) : m_cosine(cosine) {
+  m_l1 = register_module("l1", nn::Linear(nn::LinearOptions(yDim, units).bias(false)));
+  m_bn = register_module("bn", nn::BatchNorm1d(units));
+  m_l2 = register_module("l2", nn::Linear(units, 128));
+}
+
+PairScores YDotGlobalImpl::forward(const torch::Tensor& y, const torch::Tensor& partner,
+                                   const RowGather* gather) {
+  const auto n = y.size(0);
+  // One pass of g over both sides keeps its batch norm's statistics over all 2N vectors.
+  auto codes = unitRows(m_l2(torch::relu(m_bn(m_l1(torch::cat({y, partner}))))), m_cosine);
+  auto anchors = codes.narrow(0, 0, n), other = codes.narrow(0, n, partner.size(0));
+  if (gather) other = gather->all(other);
+  PairScores s;
+  s.all = torch::mm(anchors, other.t()).unsqueeze(2);  // N x N (or W*N) x 1
+  std::tie(s.pos, s.neg) = splitScores(s.all, gather ? gather->rank * n : 0);
   return s;
 }
 

@@ -50,12 +50,14 @@ torch::Tensor mapToLocations(const torch::Tensor& map);
 // gathered after its per-rank encoding, trading bytes for not encoding W N images per rank.
 class EncodeDotLocalImpl : public torch::nn::Module {
  public:
-  EncodeDotLocalImpl(int localChannels, int yDim, int units);
+  // cosine: both codes are L2-normalised, so a score is their cosine (TrainConfig::cosineScores).
+  EncodeDotLocalImpl(int localChannels, int yDim, int units, bool cosine = false);
   PairScores forward(const torch::Tensor& locations, const torch::Tensor& y,
                      const RowGather* gather = nullptr);
 
  private:
   MiNet m_local{nullptr}, m_global{nullptr};
+  bool m_cosine;
 };
 TORCH_MODULE(EncodeDotLocal);
 
@@ -78,7 +80,8 @@ TORCH_MODULE(ConcatConvLocal);
 // with an encoding of Y.
 class EncodeDotGlobalImpl : public torch::nn::Module {
  public:
-  EncodeDotGlobalImpl(int channels, int height, int width, int yDim, int units);
+  EncodeDotGlobalImpl(int channels, int height, int width, int yDim, int units,
+                      bool cosine = false);
   PairScores forward(const torch::Tensor& localMap, const torch::Tensor& y,
                      const RowGather* gather = nullptr);
 
@@ -87,8 +90,27 @@ class EncodeDotGlobalImpl : public torch::nn::Module {
   torch::nn::BatchNorm2d m_bn{nullptr};
   torch::nn::Linear m_fc{nullptr}, m_out{nullptr}, m_y{nullptr};
   torch::nn::BatchNorm1d m_fcBn{nullptr};
+  bool m_cosine;
 };
 TORCH_MODULE(EncodeDotGlobal);
+
+// Cross-view global head (HeadKind::YDot): score(Y_i, Y'_j) = <g(Y_i), g(Y'_j)>, Y from one
+// view and Y' from the other view of the same batch, one projection g for both: Linear -> BN ->
+// ReLU -> Linear to 128, without MiNet's near-identity shortcut (SimCLR found a non-linear
+// projection keeps the invariances the objective asks for out of the layer below it, here Y).
+class YDotGlobalImpl : public torch::nn::Module {
+ public:
+  YDotGlobalImpl(int yDim, int units, bool cosine);
+  // y: this view's N anchors; partner: the other view's N global vectors (gathered over ranks).
+  PairScores forward(const torch::Tensor& y, const torch::Tensor& partner,
+                     const RowGather* gather = nullptr);
+
+ private:
+  torch::nn::Linear m_l1{nullptr}, m_l2{nullptr};
+  torch::nn::BatchNorm1d m_bn{nullptr};
+  bool m_cosine;
+};
+TORCH_MODULE(YDotGlobal);
 
 // Global discriminator: 3x3 convs on the map, flatten, concatenated with Y, MLP 512-512-1.
 // The first MLP layer is split so all N^2 (map, Y) pairs cost N^2 x 512, not N^2 x inputs.

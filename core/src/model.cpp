@@ -21,16 +21,20 @@ DimModelImpl::DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& co
           "local_head", ConcatConvLocal(local.channels, yDim, config.concatNegatives));
     else
       m_localDot =
-          register_module("local_head", EncodeDotLocal(local.channels, yDim, config.headUnits));
+          register_module("local_head", EncodeDotLocal(local.channels, yDim, config.headUnits,
+                                                       config.cosineScores));
   }
   if (globalActive(config)) {
     if (config.globalHead == HeadKind::GlobalDisc)
       m_globalDisc = register_module(
           "global_head", GlobalDisc(local.channels, local.height, local.width, yDim));
+    else if (config.globalHead == HeadKind::YDot)
+      m_globalYDot = register_module("global_head",
+                                     YDotGlobal(yDim, config.headUnits, config.cosineScores));
     else
       m_globalDot = register_module(
-          "global_head",
-          EncodeDotGlobal(local.channels, local.height, local.width, yDim, config.headUnits));
+          "global_head", EncodeDotGlobal(local.channels, local.height, local.width, yDim,
+                                         config.headUnits, config.cosineScores));
   }
 }
 
@@ -59,6 +63,10 @@ torch::Tensor DimModelImpl::sampleLocations(std::int64_t count, std::uint64_t st
 }
 
 PairScores DimModelImpl::globalPairs(const EncoderOutputs& f) {
+  if (m_globalYDot) {
+    TORCH_CHECK(f.partnerY.defined(), "the y-dot global head needs two views");
+    return m_globalYDot(f.y, f.partnerY, gather());
+  }
   return m_globalDisc ? m_globalDisc(f.local, f.y, gather()) : m_globalDot(f.local, f.y, gather());
 }
 
@@ -89,13 +97,15 @@ PairScores scoreInGroups(const EncoderOutputs& f, int groups, Score score) {
     EncoderOutputs part;
     part.local = f.local.narrow(0, k * size, size);
     part.y = f.y.narrow(0, k * size, size);
+    if (f.partnerY.defined()) part.partnerY = f.partnerY.narrow(0, k * size, size);
     parts.push_back(score(part));
   }
   return stackAnchors(parts);
 }
 
-// Two views: Y of view 1 against the local map of view 2, then Y of view 2 against view 1's
-// map; the anchors of both directions are stacked (2N anchors, each with its own negatives).
+// Two views: Y of view 1 against the local map (and Y, as partnerY) of view 2, then Y of view 2
+// against view 1's; the anchors of both directions are stacked (2N anchors, each with its own
+// negatives).
 template <typename Score>
 PairScores scoreAcrossViews(const EncoderOutputs& f, int views, Score score) {
   if (views != 2) return score(f);
@@ -105,6 +115,7 @@ PairScores scoreAcrossViews(const EncoderOutputs& f, int views, Score score) {
     EncoderOutputs cross;
     cross.y = f.y.narrow(0, k * n, n);
     cross.local = f.local.narrow(0, (1 - k) * n, n);
+    cross.partnerY = f.y.narrow(0, (1 - k) * n, n);
     parts.push_back(score(cross));
   }
   return stackAnchors(parts);

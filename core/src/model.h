@@ -59,6 +59,7 @@ class DimModelImpl : public torch::nn::Module {
   ConcatConvLocal m_localConcat{nullptr};
   EncodeDotGlobal m_globalDot{nullptr};
   GlobalDisc m_globalDisc{nullptr};
+  YDotGlobal m_globalYDot{nullptr};
 };
 TORCH_MODULE(DimModel);
 

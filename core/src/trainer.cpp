@@ -702,7 +702,11 @@ RunResult Trainer::run() {
       }
       double waitMs = 0;
       Batch batch = d.loader->next(&waitMs);
-      const double lrNow = d.lr;
+      // The schedule scales the base rate (which the user may change live) by the run's
+      // progress: steps done of the total, or with a time budget the share of it spent.
+      double progress = static_cast<double>(d.step) / std::max<std::int64_t>(1, d.total);
+      if (d.cfg.minutes > 0) progress = std::max(progress, wallNow() / (60.0 * d.cfg.minutes));
+      const double lrNow = d.lr * lrFactor(d.cfg.lrSchedule, d.cfg.warmupFraction, progress);
       for (auto& group : d.opt->param_groups())
         static_cast<torch::optim::AdamOptions&>(group.options()).lr(lrNow);
       if (d.priorOpt)

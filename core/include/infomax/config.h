@@ -12,18 +12,29 @@ namespace infomax {
 
 enum class Mode { Local, Global, LocalGlobal };
 enum class Estimator { Jsd, Nce, Dv, Nwj };
-enum class HeadKind { EncodeDot, ConcatConv, GlobalDisc };
+// YDot (global only, needs two views): the views' global vectors scored against each other,
+// <g(Y_i of view a), g(Y_j of view b)>, with one shared encode network g (the cross-view MI of
+// AMDIM/CMC; with cosine_scores and a score_scale it is SimCLR's NT-Xent under InfoNCE).
+enum class HeadKind { EncodeDot, ConcatConv, GlobalDisc, YDot };
 // Auto: bf16 autocast on a CPU with native bf16 (AVX-512 BF16 or AMX), fp32 everywhere else.
 enum class Precision { Fp32, Bf16, Auto };
+// Learning-rate schedule over the run's progress (the larger of steps done / total steps and,
+// with a time budget, minutes spent / minutes): constant, or cosine decay to 0 after a linear
+// warm-up of warmup_fraction of the run.
+enum class LrSchedule { Constant, Cosine };
 
 const char* toString(Mode m);
 const char* toString(Estimator e);
 const char* toString(HeadKind h);
 const char* toString(Precision p);
+const char* toString(LrSchedule s);
 Mode modeFromString(const std::string& s);            // "local", "global", "local+global"
 Estimator estimatorFromString(const std::string& s);  // "jsd", "nce"/"infonce", "dv", "nwj"
-HeadKind headFromString(const std::string& s);        // "encode-dot", "concat-conv", "global-disc"
+HeadKind headFromString(const std::string& s);  // "encode-dot", "concat-conv", "global-disc", "y-dot"
 Precision precisionFromString(const std::string& s);  // "fp32", "bf16", "auto"
+LrSchedule lrScheduleFromString(const std::string& s);  // "constant", "cosine"
+// The learning rate's multiplier at progress p in [0, 1] of a run.
+double lrFactor(LrSchedule s, double warmupFraction, double progress);
 
 // Whether this CPU does bf16 arithmetic natively (AVX-512 BF16 or AMX, from /proc/cpuinfo, read
 // once): TrainConfig::validate() refuses precision bf16 on a CPU without it, where LibTorch
@@ -57,6 +68,9 @@ struct TrainConfig {
   // encode-and-dot scores are dot products of LayerNorm'd U-wide codes, up to +-U, so
   // 1/sqrt(U) makes them the codes' cosine times sqrt(U) (AMDIM's scaling). 1 = the paper's.
   double scoreScale = 1.0;
+  // Encode-and-dot heads (local, global, y-dot): L2-normalise both codes, so a score is their
+  // cosine times score_scale (1/score_scale is then a temperature, as in SimCLR's NT-Xent).
+  bool cosineScores = false;
   // <1: each step scores a random subset of the local positions (fast mode: the local head's
   // cost scales with it). The default 0.5 kept probe accuracy within 0.4 points of all
   // positions while a 512-wide head lost 3 points on Y (docs/BENCHMARKS.md).
@@ -75,6 +89,8 @@ struct TrainConfig {
   double lr = 1e-4;
   double adamBeta1 = 0.5;
   double adamBeta2 = 0.999;
+  LrSchedule lrSchedule = LrSchedule::Constant;
+  double warmupFraction = 0.0;  // cosine: linear warm-up over this fraction of the run
   std::int64_t steps = 0;  // total steps; 0 = use epochs
   double epochs = 1.0;
   // >0: training also ends (finished, checkpointed) once this many minutes of training wall
