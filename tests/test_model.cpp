@@ -312,6 +312,19 @@ class TestModel : public QObject {
     // Not the single-view pairing: Y of view 1 with its own locations scores differently.
     auto same = head(mapToLocations(fa.local), fa.y);
     QVERIFY(!torch::allclose(out.localScores.pos.narrow(0, 0, n), same.pos, 1e-3, 1e-3));
+    // local_same_view: each view's Y with its own view's locations (the paper's pairing on both
+    // views), negatives from the other images of the same view.
+    TrainConfig sameCfg = cfg;
+    sameCfg.localSameView = true;
+    DimModel sm(pa, sameCfg);
+    copyModelState(m, sm);
+    sm->eval();
+    auto within = sm->forward(torch::cat({a, b}), nullptr, nullptr, nullptr, 0, 2);
+    auto bb = head(mapToLocations(fb.local), fb.y);
+    QVERIFY(torch::allclose(within.localScores.pos.narrow(0, 0, n), same.pos, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(within.localScores.neg.narrow(0, 0, n), same.neg, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(within.localScores.pos.narrow(0, n, n), bb.pos, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(within.localScores.neg.narrow(0, n, n), bb.neg, 1e-4, 1e-4));
     // An odd row count cannot be two views.
     QVERIFY_THROWS_EXCEPTION(std::exception,
                              m->forward(torch::randn({3, 1, 28, 28}), nullptr, nullptr, nullptr, 0, 2));
@@ -349,41 +362,48 @@ class TestModel : public QObject {
     cfg.beta = 0;
     cfg.views = 2;
     cfg.globalHead = HeadKind::YDot;
-    cfg.cosineScores = true;
-    cfg.scoreScale = 10;
+    cfg.yDotTemperature = 0.1;
     cfg.estimator = Estimator::Nce;
     DimModel m(pa, cfg);
     const int n = 4;
     // Identical views: every image's two global vectors are equal, so its positive is cos 1
-    // times the scale, the largest score there is, and InfoNCE's pair accuracy is 1.
+    // over the temperature, the largest score there is.
     auto a = torch::randn({n, 1, 28, 28});
     auto same = m->forward(torch::cat({a, a}), nullptr, nullptr, nullptr, 0, 2);
     QVERIFY(!same.local);
     QCOMPARE(same.global->pos.sizes().vec(), (std::vector<int64_t>{2 * n, 1}));
     QCOMPARE(same.global->neg.sizes().vec(), (std::vector<int64_t>{2 * n, n - 1}));
     QVERIFY(torch::allclose(same.global->pos, torch::full_like(same.global->pos, 10.0), 1e-3, 1e-3));
+    {  // score_scale (the encode-and-dot heads' inverse temperature) leaves y-dot's scores alone
+      TrainConfig scaled = cfg;
+      scaled.scoreScale = 7;
+      DimModel ms(pa, scaled);
+      auto s2 = ms->forward(torch::cat({a, a}), nullptr, nullptr, nullptr, 0, 2);
+      QVERIFY(torch::allclose(s2.global->pos, torch::full_like(s2.global->pos, 10.0), 1e-3, 1e-3));
+    }
     QVERIFY((same.global->neg < 10 - 1e-3).all().item<bool>());
     // Different views: the scores are those of the projected Y's (eval mode, so rows do not
     // depend on the batch): anchor i of view 1 against image j of view 2 is the cosine of
-    // g(Y_i) and g(Y'_j) times 10, recomputed here from the encoder's outputs.
+    // g(Y_i) and g(Y'_j) over the temperature 0.1, recomputed here from the encoder's outputs.
     m->eval();
     torch::NoGradGuard g;
     auto b = torch::randn({n, 1, 28, 28});
     auto out = m->forward(torch::cat({a, b}), nullptr, nullptr, nullptr, 0, 2);
     auto ya = m->encoder(a).y, yb = m->encoder(b).y;
-    YDotGlobal head(pa.info.yDim(), 32, true);
+    YDotGlobal head(pa.info.yDim(), 32, 0.1);
     head->eval();
     for (const auto& p : head->named_parameters())
       p.value().copy_(m->named_parameters()["global_head." + p.key()]);
     for (const auto& bu : head->named_buffers())
       bu.value().copy_(m->named_buffers()["global_head." + bu.key()]);
     auto ab = head(ya, yb);
-    QVERIFY(torch::allclose(out.global->pos.narrow(0, 0, n), 10 * ab.pos, 1e-4, 1e-4));
-    QVERIFY(torch::allclose(out.global->neg.narrow(0, 0, n), 10 * ab.neg, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(out.global->pos.narrow(0, 0, n), ab.pos, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(out.global->neg.narrow(0, 0, n), ab.neg, 1e-4, 1e-4));
+    QVERIFY((ab.all.abs() <= 10 + 1e-4).all().item<bool>());
     // Symmetric: view 2's anchors see the transpose.
     auto ba = head(yb, ya);
     QVERIFY(torch::allclose(ab.all.squeeze(2).t(), ba.all.squeeze(2), 1e-5, 1e-5));
-    QVERIFY(torch::allclose(out.global->pos.narrow(0, n, n), 10 * ba.pos, 1e-4, 1e-4));
+    QVERIFY(torch::allclose(out.global->pos.narrow(0, n, n), ba.pos, 1e-4, 1e-4));
   }
 
   void loaderTwoViewsAreTheSameImagesAugmentedApart() {

@@ -138,6 +138,7 @@ const std::vector<Field>& fields() {
       plain("score_clip", &TrainConfig::scoreClip),
       plain("score_scale", &TrainConfig::scoreScale),
       plain("cosine_scores", &TrainConfig::cosineScores),
+      plain("y_dot_temperature", &TrainConfig::yDotTemperature),
       plain("local_fraction", &TrainConfig::localFraction),
       plain("negative_groups", &TrainConfig::negativeGroups),
       plain("gather_negatives", &TrainConfig::gatherNegatives),
@@ -159,6 +160,7 @@ const std::vector<Field>& fields() {
       plain("hflip", &TrainConfig::hflip),
       plain("crop_scale", &TrainConfig::cropScale),
       plain("views", &TrainConfig::views),
+      plain("local_same_view", &TrainConfig::localSameView),
       plain("prefetch", &TrainConfig::prefetch),
       plain("out", &TrainConfig::outDir),
       plain("log_every", &TrainConfig::logEvery),
@@ -257,6 +259,8 @@ void TrainConfig::validate() const {
   require(finite(scoreClip) && scoreClip >= 0, "score_clip must be >= 0");
   require(finite(scoreScale) && scoreScale > 0 && scoreScale <= 1e3,
           "score_scale must be in (0, 1000]");
+  require(finite(yDotTemperature) && yDotTemperature >= 0.01 && yDotTemperature <= 100,
+          "y_dot_temperature must be in [0.01, 100]");
   require(finite(localFraction) && localFraction > 0 && localFraction <= 1,
           "local_fraction must be in (0, 1]");
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -122,7 +122,8 @@ PairScores EncodeDotGlobalImpl::forward(const torch::Tensor& localMap, const tor
   return s;
 }
 
-YDotGlobalImpl::YDotGlobalImpl(int yDim, int units, bool cosine) : m_cosine(cosine) {
+YDotGlobalImpl::YDotGlobalImpl(int yDim, int units, double temperature)
+    : m_temperature(temperature) {
   m_l1 = register_module("l1", nn::Linear(nn::LinearOptions(yDim, units).bias(false)));
   m_bn = register_module("bn", nn::BatchNorm1d(units));
   m_l2 = register_module("l2", nn::Linear(units, 128));
@@ -132,11 +133,11 @@ PairScores YDotGlobalImpl::forward(const torch::Tensor& y, const torch::Tensor& 
                                    const RowGather* gather) {
   const auto n = y.size(0);
   // One pass of g over both sides keeps its batch norm's statistics over all 2N vectors.
-  auto codes = unitRows(m_l2(torch::relu(m_bn(m_l1(torch::cat({y, partner}))))), m_cosine);
+  auto codes = unitRows(m_l2(torch::relu(m_bn(m_l1(torch::cat({y, partner}))))), true);
   auto anchors = codes.narrow(0, 0, n), other = codes.narrow(0, n, partner.size(0));
   if (gather) other = gather->all(other);
   PairScores s;
-  s.all = torch::mm(anchors, other.t()).unsqueeze(2);  // N x N (or W*N) x 1
+  s.all = (torch::mm(anchors, other.t()) / m_temperature).unsqueeze(2);  // N x N (or W*N) x 1
   std::tie(s.pos, s.neg) = splitScores(s.all, gather ? gather->rank * n : 0);
   return s;
 }

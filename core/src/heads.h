@@ -100,7 +100,8 @@ TORCH_MODULE(EncodeDotGlobal);
 // projection keeps the invariances the objective asks for out of the layer below it, here Y).
 class YDotGlobalImpl : public torch::nn::Module {
  public:
-  YDotGlobalImpl(int yDim, int units, bool cosine);
+  // Scores are the cosine of the projections divided by temperature (SimCLR's NT-Xent form).
+  YDotGlobalImpl(int yDim, int units, double temperature);
   // y: this view's N anchors; partner: the other view's N global vectors (gathered over ranks).
   PairScores forward(const torch::Tensor& y, const torch::Tensor& partner,
                      const RowGather* gather = nullptr);
@@ -108,7 +109,7 @@ class YDotGlobalImpl : public torch::nn::Module {
  private:
   torch::nn::Linear m_l1{nullptr}, m_l2{nullptr};
   torch::nn::BatchNorm1d m_bn{nullptr};
-  bool m_cosine;
+  double m_temperature;
 };
 TORCH_MODULE(YDotGlobal);
 

@@ -30,7 +30,7 @@ DimModelImpl::DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& co
           "global_head", GlobalDisc(local.channels, local.height, local.width, yDim));
     else if (config.globalHead == HeadKind::YDot)
       m_globalYDot = register_module("global_head",
-                                     YDotGlobal(yDim, config.headUnits, config.cosineScores));
+                                     YDotGlobal(yDim, config.headUnits, config.yDotTemperature));
     else
       m_globalDot = register_module(
           "global_head", EncodeDotGlobal(local.channels, local.height, local.width, yDim,
@@ -38,9 +38,9 @@ DimModelImpl::DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& co
   }
 }
 
-torch::Tensor DimModelImpl::clip(const torch::Tensor& raw) const {
+torch::Tensor DimModelImpl::clip(const torch::Tensor& raw, bool scale) const {
   if (!raw.defined()) return raw;
-  const torch::Tensor s = m_config.scoreScale != 1.0 ? raw * m_config.scoreScale : raw;
+  const torch::Tensor s = scale && m_config.scoreScale != 1.0 ? raw * m_config.scoreScale : raw;
   if (m_config.scoreClip <= 0) return s;
   const double c = m_config.scoreClip;
   return c * torch::tanh(s / c);
@@ -121,6 +121,20 @@ PairScores scoreAcrossViews(const EncoderOutputs& f, int views, Score score) {
   return stackAnchors(parts);
 }
 
+// Two views, each scored on its own (Y of view k against view k's locations); anchors stacked.
+template <typename Score>
+PairScores scoreWithinViews(const EncoderOutputs& f, Score score) {
+  const auto n = f.y.size(0) / 2;
+  std::vector<PairScores> parts;
+  for (int k = 0; k < 2; ++k) {
+    EncoderOutputs view;
+    view.y = f.y.narrow(0, k * n, n);
+    view.local = f.local.narrow(0, k * n, n);
+    parts.push_back(score(view));
+  }
+  return stackAnchors(parts);
+}
+
 }  // namespace
 
 DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
@@ -137,10 +151,12 @@ DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineS
     const auto& map = out.features.local;
     out.localSubset = sampleLocations(map.size(2) * map.size(3), step);
     if (out.localSubset.defined()) out.localSubset = out.localSubset.to(map.device());
-    out.localScores = scoreAcrossViews(out.features, views, [&](const EncoderOutputs& v) {
+    auto scoreLocal = [&](const EncoderOutputs& v) {
       return scoreInGroups(v, c.negativeGroups,
                            [&](const EncoderOutputs& f) { return localPairs(f, out.localSubset); });
-    });
+    };
+    out.localScores = views == 2 && c.localSameView ? scoreWithinViews(out.features, scoreLocal)
+                                                    : scoreAcrossViews(out.features, views, scoreLocal);
     out.local = estimateMI(c.estimator, clip(out.localScores.pos), clip(out.localScores.neg), lm,
                            c.mineEmaRate);
     total = total + c.beta * out.local->loss;
@@ -150,7 +166,9 @@ DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineS
       return scoreInGroups(v, c.negativeGroups,
                            [&](const EncoderOutputs& f) { return globalPairs(f); });
     });
-    out.global = estimateMI(c.estimator, clip(g.pos), clip(g.neg), gm, c.mineEmaRate);
+    const bool scale = !m_globalYDot;
+    out.global =
+        estimateMI(c.estimator, clip(g.pos, scale), clip(g.neg, scale), gm, c.mineEmaRate);
     total = total + c.alpha * out.global->loss;
   }
   if (c.gamma > 0 && prior && !prior->is_empty()) {

@@ -48,8 +48,9 @@ class DimModelImpl : public torch::nn::Module {
   // image of the batch, drawn from (seed, step); undefined when every location is used.
   torch::Tensor sampleLocations(std::int64_t count, std::uint64_t stream) const;
   PairScores globalPairs(const EncoderOutputs& f);
-  // Scales (score_scale) and soft-clips (score_clip) scores as the estimator receives them.
-  torch::Tensor clip(const torch::Tensor& raw) const;
+  // Scales (score_scale, unless `scale` is false) and soft-clips (score_clip) scores as the
+  // estimator receives them. The y-dot head's scores are not scaled: its temperature is its own.
+  torch::Tensor clip(const torch::Tensor& raw, bool scale = true) const;
 
   const RowGather* gather() const { return m_gather.all ? &m_gather : nullptr; }
 

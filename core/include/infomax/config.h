@@ -13,8 +13,8 @@ namespace infomax {
 enum class Mode { Local, Global, LocalGlobal };
 enum class Estimator { Jsd, Nce, Dv, Nwj };
 // YDot (global only, needs two views): the views' global vectors scored against each other,
-// <g(Y_i of view a), g(Y_j of view b)>, with one shared encode network g (the cross-view MI of
-// AMDIM/CMC; with cosine_scores and a score_scale it is SimCLR's NT-Xent under InfoNCE).
+// cos(g(Y_i of view a), g(Y_j of view b)) / y_dot_temperature with one shared projection g (the
+// cross-view MI of AMDIM/CMC; under InfoNCE it is SimCLR's NT-Xent).
 enum class HeadKind { EncodeDot, ConcatConv, GlobalDisc, YDot };
 // Auto: bf16 autocast on a CPU with native bf16 (AVX-512 BF16 or AMX), fp32 everywhere else.
 enum class Precision { Fp32, Bf16, Auto };
@@ -71,6 +71,7 @@ struct TrainConfig {
   // Encode-and-dot heads (local, global, y-dot): L2-normalise both codes, so a score is their
   // cosine times score_scale (1/score_scale is then a temperature, as in SimCLR's NT-Xent).
   bool cosineScores = false;
+  double yDotTemperature = 0.2;  // the y-dot global head's temperature
   // <1: each step scores a random subset of the local positions (fast mode: the local head's
   // cost scales with it). The default 0.5 kept probe accuracy within 0.4 points of all
   // positions while a 512-wide head lost 3 points on Y (docs/BENCHMARKS.md).
@@ -111,6 +112,10 @@ struct TrainConfig {
   // (both directions); negatives are the other images' locations. 1: the paper's DIM, where Y
   // and the locations come from the same view.
   int views = 1;
+  // With two views: the local term pairs each view's Y with its *own* view's locations (the
+  // paper's local DIM, on both views) instead of the other view's; the global term still
+  // crosses views. Lets the paper's local objective run beside a cross-view global one.
+  bool localSameView = false;
   int prefetch = 4;       // batches prepared ahead on the loader thread
 
   // Output
