@@ -3,6 +3,7 @@
 // with a plain-loop reference, and no probe disturbs torch's global random generator.
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -92,6 +93,45 @@ class TestProbes : public QObject {
     const double acc = linearProbeAccuracy(train.x, train.y, test.x, test.y, 10, 0);
     qInfo("linear probe with shuffled labels: %.2f%%", acc * 100);
     QVERIFY2(acc < 0.45, qPrintable(QString::number(acc)));
+  }
+
+  void logregReachesTheBayesAccuracy() {
+    // Two unit-variance Gaussian classes with means -mu and +mu along one axis of 5: the best
+    // any classifier can do is Phi(mu) (0.8413 at mu 1), and logistic regression fitted to
+    // convergence is that classifier up to sampling noise (20,000 test rows: sd 0.0026).
+    auto gen = at::detail::createCPUGenerator(21);
+    auto make = [&](int n) {
+      Synthetic s;
+      s.y = torch::arange(2, torch::kLong).repeat_interleave(n / 2);
+      s.x = torch::randn({n, 5}, gen);
+      s.x.select(1, 0).add_(s.y.to(torch::kFloat) * 2 - 1);
+      return s;
+    };
+    const Synthetic train = make(20000), test = make(20000);
+    double l2 = -1;
+    const double acc = logregProbeAccuracy(train.x, train.y, test.x, test.y, 0, {}, &l2);
+    qInfo("logreg on two Gaussians: %.4f (Bayes 0.8413), L2 %g", acc, l2);
+    QVERIFY2(std::abs(acc - 0.8413) < 0.01, qPrintable(QString::number(acc)));
+    QVERIFY(std::find(std::begin(kLogregL2Grid), std::end(kLogregL2Grid), l2) !=
+            std::end(kLogregL2Grid));
+  }
+
+  void logregSeparatesAndIsAtChanceOnShuffledLabels() {
+    Synthetic train = blobs(1000, 3, 20, 5.0, 1), test = blobs(200, 3, 20, 5.0, 2);
+    std::vector<double> seen;
+    const auto progress = [&](double f) { seen.push_back(f); };
+    const double acc = logregProbeAccuracy(train.x, train.y, test.x, test.y, 0, progress);
+    QVERIFY2(acc >= 0.99, qPrintable(QString::number(acc)));
+    QVERIFY(!seen.empty() && seen.back() == 1.0);
+    QVERIFY(std::is_sorted(seen.begin(), seen.end()));
+    // Deterministic for a seed.
+    QCOMPARE(logregProbeAccuracy(train.x, train.y, test.x, test.y, 0), acc);
+    auto gen = at::detail::createCPUGenerator(3);
+    train.y = train.y.index_select(0, torch::randperm(train.y.size(0), gen, torch::kLong));
+    const double chance = logregProbeAccuracy(train.x, train.y, test.x, test.y, 0);
+    QVERIFY2(chance < 0.45, qPrintable(QString::number(chance)));
+    QVERIFY_THROWS_EXCEPTION(Error, logregProbeAccuracy(train.x, train.y.slice(0, 0, 5), test.x,
+                                                        test.y, 0));
   }
 
   void mlpProbeSeparatesSeparableClasses() {

@@ -26,7 +26,7 @@ namespace {
 constexpr double kExtractShare = 0.15;
 
 const std::vector<std::string> kKnownLayers = {"conv", "fc", "y", "local"};
-const std::vector<std::string> kKnownProbes = {"linear", "knn", "mlp"};
+const std::vector<std::string> kKnownProbes = {"linear", "knn", "mlp", "logreg"};
 
 // Maps stage-local progress onto the caller's overall 0..1 scale.
 class Progress final {
@@ -147,6 +147,8 @@ void runProbes(const std::string& source, const std::string& layer, const torch:
     double acc = 0;
     if (probe == "linear")
       acc = linearProbeAccuracy(trainX, s.trainY, testX, s.testY, o.linearEpochs, o.seed, tick);
+    else if (probe == "logreg")
+      acc = logregProbeAccuracy(trainX, s.trainY, testX, s.testY, o.seed, tick);
     else if (probe == "mlp")
       acc = mlpProbeAccuracy(trainX, s.trainY, testX, s.testY, o.linearEpochs, o.seed, tick);
     else
