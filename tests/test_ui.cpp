@@ -525,6 +525,24 @@ class TestUi : public QObject {
     }
   }
 
+  void setupLearningRateSchedule() {
+    RunSetupPanel panel;
+    QVERIFY(panel.config().lrSchedule == LrSchedule::Constant);
+    auto* combo = panel.findChild<QComboBox*>(QStringLiteral("lrSchedule"));
+    QVERIFY(combo);
+    combo->setCurrentIndex(combo->findData(static_cast<int>(LrSchedule::Cosine)));
+    QVERIFY(panel.config().lrSchedule == LrSchedule::Cosine);
+    TrainConfig cfg;
+    cfg.lrSchedule = LrSchedule::Cosine;
+    cfg.warmupFraction = 0.05;  // not a field of the panel: kept from the config it was given
+    panel.setConfig(cfg);
+    QCOMPARE(combo->currentData().toInt(), static_cast<int>(LrSchedule::Cosine));
+    QCOMPARE(panel.config().warmupFraction, 0.05);
+    cfg.lrSchedule = LrSchedule::Constant;
+    panel.setConfig(cfg);
+    QVERIFY(panel.config().lrSchedule == LrSchedule::Constant);
+  }
+
   void setupShowsSampleImages() {
     if (!haveData()) QSKIP("Fashion-MNIST (dataset-fashion-mnist) is not installed");
     RunSetupPanel panel;

@@ -166,7 +166,16 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Batch:"), m_batch);
   m_lr = doubleSpin(this, 0, 10, 6, 1e-5);
   m_lr->setObjectName(QStringLiteral("lr"));
-  form->addRow(tr("Learning rate:"), m_lr);
+  m_lrSchedule = new QComboBox(this);
+  m_lrSchedule->setObjectName(QStringLiteral("lrSchedule"));
+  m_lrSchedule->addItem(tr("constant"), static_cast<int>(LrSchedule::Constant));
+  m_lrSchedule->addItem(tr("cosine decay"), static_cast<int>(LrSchedule::Cosine));
+  m_lrSchedule->setToolTip(
+      tr("Cosine decay: the rate falls to 0 over the run (over the time limit when one is set)"));
+  auto* lrRow = new QHBoxLayout;
+  lrRow->addWidget(m_lr, 1);
+  lrRow->addWidget(m_lrSchedule, 1);
+  form->addRow(tr("Learning rate:"), lrRow);
   m_steps = intSpin(this, 0, 1'000'000'000);
   m_steps->setSpecialValueText(tr("by epochs"));
   m_steps->setObjectName(QStringLiteral("steps"));
@@ -285,7 +294,7 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
     if (!m_filling) revalidate();
   };
   connect(m_arch, &QComboBox::currentTextChanged, this, changed);
-  for (QComboBox* c : {m_mode, m_estimator, m_precision})
+  for (QComboBox* c : {m_mode, m_estimator, m_precision, m_lrSchedule})
     connect(c, &QComboBox::currentIndexChanged, this, changed);
   for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs, m_minutes})
     connect(s, &QDoubleSpinBox::valueChanged, this, changed);
@@ -315,6 +324,8 @@ void RunSetupPanel::setConfig(const TrainConfig& config) {
   m_evalEvery->setValue(config.evalEvery);
   m_batch->setValue(config.batch);
   m_lr->setValue(config.lr);
+  m_lrSchedule->setCurrentIndex(
+      std::max(0, m_lrSchedule->findData(static_cast<int>(config.lrSchedule))));
   m_steps->setValue(static_cast<int>(std::min<std::int64_t>(config.steps, m_steps->maximum())));
   m_epochs->setValue(config.epochs);
   m_minutes->setValue(config.minutes);
@@ -347,6 +358,7 @@ TrainConfig RunSetupPanel::config() const {
   c.evalEvery = m_evalEvery->value();
   c.batch = m_batch->value();
   c.lr = m_lr->value();
+  c.lrSchedule = static_cast<LrSchedule>(m_lrSchedule->currentData().toInt());
   c.steps = m_steps->value();
   c.epochs = m_epochs->value();
   c.minutes = m_minutes->value();

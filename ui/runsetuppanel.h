@@ -75,6 +75,7 @@ class RunSetupPanel final : public QWidget {
   QDoubleSpinBox* m_gamma = nullptr;
   QSpinBox* m_batch = nullptr;
   QDoubleSpinBox* m_lr = nullptr;
+  QComboBox* m_lrSchedule = nullptr;
   QSpinBox* m_steps = nullptr;
   QDoubleSpinBox* m_epochs = nullptr;
   QSpinBox* m_seed = nullptr;
