@@ -1,4 +1,5 @@
 // Tests of TrainConfig: JSON round trip, error messages, validation of absurd settings.
+#include <QDir>
 #include <QtTest>
 
 #include "infomax/config.h"
@@ -178,6 +179,25 @@ class TestConfig : public QObject {
     TrainConfig l;
     l.localHead = HeadKind::YDot;
     QVERIFY_THROWS_EXCEPTION(Error, l.validate());
+  }
+
+  void recipesAreValidConfigs() {
+    // The shipped recipes (resources/recipes, docs/BENCHMARKS.md) load and validate, and are
+    // the cross-view objectives they are documented as.
+    const QByteArray root = qgetenv("INFOMAX_SOURCE_DIR");
+    if (root.isEmpty()) QSKIP("INFOMAX_SOURCE_DIR is not set (run through ctest)");
+    const QDir dir(QString::fromLocal8Bit(root) + QStringLiteral("/resources/recipes"));
+    const QStringList files = dir.entryList({QStringLiteral("*.json")}, QDir::Files);
+    QCOMPARE(files.size(), 2);
+    for (const QString& f : files) {
+      const TrainConfig c = TrainConfig::fromFile(dir.filePath(f).toStdString());
+      c.validate();
+      QCOMPARE(c.views, 2);
+      QVERIFY(c.globalHead == HeadKind::YDot);
+      QVERIFY(c.estimator == Estimator::Nce);
+      QVERIFY(c.lrSchedule == LrSchedule::Cosine);
+      QCOMPARE(c.minutes, 15.0);
+    }
   }
 
   void enumNames() {

@@ -525,6 +525,22 @@ class TestUi : public QObject {
     }
   }
 
+  void loadSettingsFromARecipe() {
+    const QByteArray root = qgetenv("INFOMAX_SOURCE_DIR");
+    if (root.isEmpty()) QSKIP("INFOMAX_SOURCE_DIR is not set (run through ctest)");
+    MainWindow w;
+    QVERIFY(w.loadSettingsFile(QString::fromLocal8Bit(root) +
+                               QStringLiteral("/resources/recipes/cross-view-local.json")));
+    const TrainConfig c = w.setupPanel()->config();
+    QCOMPARE(c.views, 2);
+    QVERIFY(c.globalHead == HeadKind::YDot);
+    QVERIFY(c.localSameView);
+    QCOMPARE(c.headUnits, 512);
+    QVERIFY(c.lrSchedule == LrSchedule::Cosine);
+    QVERIFY(c.outDir.empty());
+    QVERIFY(w.setupPanel()->isValid());
+  }
+
   void setupLearningRateSchedule() {
     RunSetupPanel panel;
     QVERIFY(panel.config().lrSchedule == LrSchedule::Constant);

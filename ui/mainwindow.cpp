@@ -203,6 +203,15 @@ void MainWindow::buildActions() {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Open run folder"));
     if (!dir.isEmpty()) openRunFolder(dir);
   });
+  m_loadSettingsAction = new QAction(tr("&Load settings…"), this);
+  m_loadSettingsAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+  m_loadSettingsAction->setToolTip(
+      tr("Fill the setup panel from a config.json or a recipe (resources/recipes)"));
+  connect(m_loadSettingsAction, &QAction::triggered, this, [this] {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Load settings"), QString(),
+                                                      tr("Settings (*.json)"));
+    if (!file.isEmpty()) loadSettingsFile(file);
+  });
   m_addRunAction = new QAction(tr("&Add run to compare…"), this);
   m_addRunAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
   connect(m_addRunAction, &QAction::triggered, this, [this] {
@@ -265,6 +274,7 @@ void MainWindow::buildMenus() {
   m_recentMenu = file->addMenu(tr("Open &recent"));
   rebuildRecentMenu();
   file->addAction(m_addRunAction);
+  file->addAction(m_loadSettingsAction);
   file->addSeparator();
   file->addAction(m_exportPlotAction);
   file->addAction(m_exportCsvAction);
@@ -331,6 +341,19 @@ bool MainWindow::startTraining() {
   saveSettings();
   updateActions();
   return true;
+}
+
+bool MainWindow::loadSettingsFile(const QString& path) {
+  try {
+    TrainConfig cfg = TrainConfig::fromFile(path.toStdString());
+    cfg.outDir.clear();  // a used run folder cannot take a new run
+    m_setup->setConfig(cfg);
+    statusBar()->showMessage(tr("Settings loaded from %1").arg(path), 5000);
+    return true;
+  } catch (const std::exception& e) {
+    showError(tr("Cannot load settings"), QString::fromStdString(e.what()));
+    return false;
+  }
 }
 
 bool MainWindow::openRunFolder(const QString& dir) {

@@ -55,6 +55,10 @@ class MainWindow final : public QMainWindow {
   // extraSteps > 0 extends the run beyond the checkpoint by that many steps.
   bool resumeRun(const QString& dir, qint64 extraSteps = 0);
 
+  // Puts the settings of a config.json or recipe (resources/recipes) into the setup panel (its
+  // run folder cleared); false (and an error dialog naming the file) when it cannot be read.
+  bool loadSettingsFile(const QString& path);
+
   RunSetupPanel* setupPanel() const { return m_setup; }
   MetricsPlot* metricsPlot() const { return m_plot; }
   RunsPanel* runsPanel() const { return m_runs; }
@@ -120,6 +124,7 @@ class MainWindow final : public QMainWindow {
   QAction* m_stopAction = nullptr;
   QAction* m_checkpointAction = nullptr;
   QAction* m_openAction = nullptr;
+  QAction* m_loadSettingsAction = nullptr;
   QAction* m_resumeAction = nullptr;
   QAction* m_exportPlotAction = nullptr;
   QAction* m_exportCsvAction = nullptr;
