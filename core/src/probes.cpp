@@ -114,12 +114,15 @@ double linearProbeAccuracy(const torch::Tensor& trainX, const torch::Tensor& tra
 
 namespace {
 
+// Closure evaluations one L-BFGS fit may make (its max_eval): the unit of the probe's progress.
+int evaluationsPerFit(int maxIterations) { return maxIterations * 5 / 4 + 1; }
+
 // Fits W (C x D) and b (C) by L-BFGS on standardised rows x, warm-started from their values.
 void fitLogreg(torch::Tensor& w, torch::Tensor& b, const torch::Tensor& x, const torch::Tensor& y,
                double l2, int maxIterations, const std::function<void()>& tick) {
   torch::optim::LBFGS opt({w, b}, torch::optim::LBFGSOptions(1.0)
                                       .max_iter(maxIterations)
-                                      .max_eval(maxIterations * 5 / 4 + 1)
+                                      .max_eval(evaluationsPerFit(maxIterations))
                                       .history_size(20)
                                       .tolerance_grad(1e-6)
                                       .tolerance_change(1e-10)
@@ -162,7 +165,8 @@ double logregProbeAccuracy(const torch::Tensor& trainXIn, const torch::Tensor& t
   const std::int64_t n = x.size(0), d = x.size(1), c = classCount(trainY, testY);
   const auto grid = std::size(kLogregL2Grid);
   // Work units for progress: each grid fit and the final fit count maxIterations evaluations.
-  const double units = static_cast<double>(grid + 1) * (maxIterations * 5 / 4 + 1);
+  const double perFit = evaluationsPerFit(maxIterations);
+  const double units = static_cast<double>(grid + 1) * perFit;
   double done = 0;
   const std::function<void()> tick = [&] {
     done += 1;
@@ -185,7 +189,7 @@ double logregProbeAccuracy(const torch::Tensor& trainXIn, const torch::Tensor& t
     for (std::size_t i = grid; i-- > 0;) {
       const double before = done;
       fitLogreg(w, b, fx, fy, kLogregL2Grid[i], maxIterations, tick);
-      done = before + (maxIterations * 5 / 4 + 1);
+      done = before + perFit;
       const double acc = accuracyOf(w, b, vx, vy);
       if (acc > bestAcc) {  // ties keep the stronger penalty
         bestAcc = acc;
@@ -193,7 +197,7 @@ double logregProbeAccuracy(const torch::Tensor& trainXIn, const torch::Tensor& t
       }
     }
   } else {
-    done += static_cast<double>(grid) * (maxIterations * 5 / 4 + 1);
+    done += static_cast<double>(grid) * perFit;
   }
   if (chosenL2) *chosenL2 = best;
   torch::Tensor w = zeros({c, d}), b = zeros({c});
