@@ -65,14 +65,15 @@ int main(int argc, char** argv) {
   const bool custom =
       parser.isSet(train) || parser.isSet(data) || parser.isSet(steps) || parser.isSet(out);
   if (custom) {
-    // Command-line runs start from the defaults, not from the last session's settings.
-    infomax::TrainConfig cfg;
+    // Command-line runs start from the studio's defaults, not from the last session's settings.
+    infomax::TrainConfig cfg = infomax::TrainConfig::defaults("studio");
     cfg.logEvery = 2;  // denser curves than the CLI's default: the plot is what one watches
     cfg.dataPath = parser.value(data).toStdString();
     cfg.outDir = parser.value(out).toStdString();
     if (parser.isSet(steps)) {
       bool ok = false;
       cfg.steps = parser.value(steps).toLongLong(&ok);
+      cfg.minutes = 0;  // the run's length is the steps asked for, not the defaults' 15 minutes
       if (!ok || cfg.steps < 0) {
         std::fprintf(stderr, "infomax-studio: --steps needs a non-negative number, got '%s'\n",
                      qPrintable(parser.value(steps)));

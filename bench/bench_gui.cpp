@@ -65,7 +65,7 @@ double percentile(std::vector<double> v, double p) {
 }
 
 TrainConfig benchConfig(const QString& out, int threads) {
-  TrainConfig c;  // the CLI's defaults: Fashion-MNIST, dcgan28, local JSD, head 2048, batch 64
+  TrainConfig c;  // the paper's DIM(L) (--defaults paper): Fashion-MNIST, dcgan28, local JSD, head 2048, batch 64
   c.steps = 1'000'000;
   c.logEvery = 2;  // what `infomax-studio --train` uses: the GUI's densest regular load
   c.checkpointEvery = 0;

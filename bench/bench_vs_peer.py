@@ -43,7 +43,7 @@ def run_peer(peer, estimator, steps, warmup, threads, batch, units, env=None):
 def run_engine(exe, estimator, steps, warmup, threads, batch, units, precision, fraction=1.0):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'run')
-        cmd = [exe, 'train', '--arch', 'dcgan32', '--mode', 'local', '--estimator', estimator, '--gamma', '0',
+        cmd = [exe, 'train', '--defaults', 'paper', '--arch', 'dcgan32', '--mode', 'local', '--estimator', estimator, '--gamma', '0',
                '--batch', str(batch), '--head-units', str(units), '--steps', str(steps + warmup),
                '--log-every', '1', '--checkpoint-every', '0', '--threads', str(threads),
                '--precision', precision, '--local-fraction', str(fraction), '--out', out, '--json', '--quiet']

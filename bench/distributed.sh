@@ -21,7 +21,7 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 # Log once after a warm-up of STEPS/4 steps, then at the end: the last row is the steady state.
 WARM=$((STEPS / 4))
-COMMON=(--data-limit 8192 --steps "$STEPS" --log-every "$WARM" --checkpoint-every 0
+COMMON=(--defaults paper --data-limit 8192 --steps "$STEPS" --log-every "$WARM" --checkpoint-every 0
         --autosave-minutes 0 --quiet --json ${INFOMAX_BENCH_FLAGS:-})
 if pgrep -x ninja >/dev/null || pgrep -x cc1plus >/dev/null; then
   echo "WARNING: a build is running; numbers will be low" >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The evaluation issue's quality bar: train the CLI's default model on Fashion-MNIST for a fixed
+# The evaluation issue's quality bar: train the CLI's defaults (the studio defaults, docs/ENGINE.md;
+# `--defaults paper` as an extra flag for the paper's DIM(L)) on Fashion-MNIST for a fixed
 # wall-time budget (15 minutes by default) on this machine, then probe the frozen encoder's
 # conv / fc / y features (linear probe and weighted kNN, fitted on all 60,000 training images and
 # scored on the 10,000 test images) next to the raw-pixel and random-encoder baselines.

@@ -13,7 +13,7 @@ BIN=${INFOMAX:-build/app/infomax}
 EVAL=(--train-limit ${TRAIN_LIMIT:-20000} --test-limit ${TEST_LIMIT:-5000} --probe linear,knn --json --quiet)
 run() {  # name, extra train flags...
   local name=$1; shift
-  "$BIN" train --arch dcgan32 --steps "$STEPS" --checkpoint-every 0 --log-every 50 --quiet \
+  "$BIN" train --defaults paper --arch dcgan32 --steps "$STEPS" --checkpoint-every 0 --log-every 50 --quiet \
     --out "$OUT/$name" "$@" > /dev/null
   echo "== $name ($*)"
   "$BIN" eval "$OUT/$name" "${EVAL[@]}" ${BASELINES:+--baselines}

@@ -12,7 +12,7 @@ shift $(( $# > 2 ? 2 : $# ))
 INTERVAL=${INTERVAL:-15}
 rm -rf "$OUT"
 mkdir -p "$OUT"
-"$INFOMAX" train --out "$OUT/run" --steps 100000000 --checkpoint-every 2000 \
+"$INFOMAX" train --defaults paper --out "$OUT/run" --steps 100000000 --checkpoint-every 2000 \
   --autosave-minutes 10 --quiet "$@" > "$OUT/train.log" 2>&1 &
 PID=$!
 echo "elapsed_s,rss_mb,step" > "$OUT/rss.csv"

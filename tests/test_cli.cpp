@@ -146,9 +146,11 @@ class TestCli : public QObject {
     return r;
   }
 
-  // `train` with the settings that keep every run short, into outDir.
+  // `train` with the settings that keep every run short, into outDir; the paper's DIM(L) (the
+  // studio defaults have their own test).
   QStringList trainArgs(const QString& outDir) const {
-    return {QStringLiteral("train"),      QStringLiteral("--data"),       m_data,
+    return {QStringLiteral("train"),      QStringLiteral("--defaults"),   QStringLiteral("paper"),
+            QStringLiteral("--data"),     m_data,
             QStringLiteral("--data-limit"), QStringLiteral("512"),        QStringLiteral("--batch"),
             QStringLiteral("16"),         QStringLiteral("--head-units"), QStringLiteral("32"),
             QStringLiteral("--threads"),  QStringLiteral("1"),            QStringLiteral("--out"),
@@ -447,6 +449,41 @@ class TestCli : public QObject {
     QVERIFY2(!cfg.isEmpty(), qPrintable(r.describe()));
     QCOMPARE(cfg.value(QStringLiteral("batch")).toInt(), 16);
     QCOMPARE(cfg.value(QStringLiteral("head_units")).toInt(), 32);
+  }
+
+  void trainStartsFromTheStudioDefaults() {
+    REQUIRE_DATA();
+    const QString dir = m_scratch.filePath(QStringLiteral("studio-run"));
+    // No --defaults: the studio's (two views, local term on each, cross-view y-dot).
+    const Run r = run({QStringLiteral("train"), QStringLiteral("--data"), m_data,
+                       QStringLiteral("--data-limit"), QStringLiteral("256"),
+                       QStringLiteral("--batch"), QStringLiteral("8"), QStringLiteral("--head-units"),
+                       QStringLiteral("32"), QStringLiteral("--threads"), QStringLiteral("1"),
+                       QStringLiteral("--steps"), QStringLiteral("2"), QStringLiteral("--quiet"),
+                       QStringLiteral("--out"), dir});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    QFile f(dir + QStringLiteral("/config.json"));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QJsonObject cfg = QJsonDocument::fromJson(f.readAll()).object();
+    QCOMPARE(cfg.value(QStringLiteral("views")).toInt(), 2);
+    QCOMPARE(cfg.value(QStringLiteral("global_head")).toString(), QStringLiteral("y-dot"));
+    QCOMPARE(cfg.value(QStringLiteral("estimator")).toString(), QStringLiteral("nce"));
+    QCOMPARE(cfg.value(QStringLiteral("batch")).toInt(), 8);  // flags still override
+    // --steps without --minutes is the run's length: the defaults' 15 minutes are dropped.
+    QCOMPARE(cfg.value(QStringLiteral("minutes")).toDouble(), 0.0);
+    QCOMPARE(cfg.value(QStringLiteral("steps")).toInt(), 2);
+    // The pair inspector shows such a run's local pairs (its y-dot term needs two views).
+    const Run pairs = run({QStringLiteral("pairs"), dir, QStringLiteral("--batch"), QStringLiteral("4")});
+    QVERIFY2(pairs.code == 0 && pairs.out.contains("hardest negatives"), qPrintable(pairs.describe()));
+    // Unknown names and two starting points are usage errors that name the problem.
+    const Run bogus = run({QStringLiteral("train"), QStringLiteral("--defaults"),
+                           QStringLiteral("bogus"), QStringLiteral("--out"), dir + QStringLiteral("-x")});
+    QVERIFY2(bogus.code == 2 && bogus.err.contains("bogus"), qPrintable(bogus.describe()));
+    const Run both = run({QStringLiteral("train"), QStringLiteral("--defaults"), QStringLiteral("paper"),
+                          QStringLiteral("--config"), dir + QStringLiteral("/config.json"),
+                          QStringLiteral("--out"), dir + QStringLiteral("-y")});
+    QVERIFY2(both.code == 2 && both.err.contains("--defaults"), qPrintable(both.describe()));
+    QVERIFY(!QFileInfo::exists(dir + QStringLiteral("-x")) && !QFileInfo::exists(dir + QStringLiteral("-y")));
   }
 
   void pairsListsAnchorPairs() {

@@ -200,6 +200,29 @@ class TestConfig : public QObject {
     }
   }
 
+  void namedDefaults() {
+    QCOMPARE(TrainConfig::defaultsNames(), (std::vector<std::string>{"studio", "paper"}));
+    // "paper" is a default-constructed config: the paper's DIM(L).
+    QCOMPARE(TrainConfig::defaults("paper").toJson(), TrainConfig{}.toJson());
+    const TrainConfig s = TrainConfig::defaults("studio");
+    s.validate();
+    QVERIFY(s.toJson() != TrainConfig{}.toJson());
+    QCOMPARE(s.views, 2);
+    QVERIFY(s.globalHead == HeadKind::YDot);
+    QVERIFY(s.localSameView);  // the pair inspector's one-view pairs are the local term's
+    QVERIFY(s.mode == Mode::LocalGlobal && s.alpha > 0 && s.beta > 0);
+    // Round trip: a run's config.json written from the preset reads back as the preset.
+    QCOMPARE(TrainConfig::fromJson(s.toJson()).toJson(), s.toJson());
+    QVERIFY_THROWS_EXCEPTION(Error, TrainConfig::defaults("fast"));
+    const QByteArray root = qgetenv("INFOMAX_SOURCE_DIR");
+    if (root.isEmpty()) QSKIP("INFOMAX_SOURCE_DIR is not set (run through ctest)");
+    // The studio preset is the recipe the benchmarks measured (resources/recipes).
+    const TrainConfig recipe = TrainConfig::fromFile(
+        (QString::fromLocal8Bit(root) + QStringLiteral("/resources/recipes/cross-view-local.json"))
+            .toStdString());
+    QCOMPARE(recipe.toJson(), s.toJson());
+  }
+
   void enumNames() {
     QVERIFY(estimatorFromString("infonce") == Estimator::Nce);
     QVERIFY(modeFromString("local+global") == Mode::LocalGlobal);

@@ -50,8 +50,8 @@ int freePort() {
 
 // The tiny run every case trains: 256 Fashion-MNIST images, a 32-wide head, one thread.
 QStringList tinyRun() {
-  return {QStringLiteral("--data"), QString::fromLatin1(kData), QStringLiteral("--data-limit"),
-          QStringLiteral("256"), QStringLiteral("--head-units"), QStringLiteral("32"),
+  return {QStringLiteral("--defaults"), QStringLiteral("paper"), QStringLiteral("--data"),
+          QString::fromLatin1(kData), QStringLiteral("--data-limit"), QStringLiteral("256"), QStringLiteral("--head-units"), QStringLiteral("32"),
           QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--precision"),
           QStringLiteral("fp32"), QStringLiteral("--quiet"),
           QStringLiteral("--json")};

@@ -406,6 +406,41 @@ class TestModel : public QObject {
     QVERIFY(torch::allclose(out.global->pos.narrow(0, n, n), ba.pos, 1e-4, 1e-4));
   }
 
+  void yDotDirectScoresTheCosineOfTheGlobalVectors() {
+    auto pa = parseArchitecture(presetJson("dcgan28"), 1, 28, 28, "t");
+    TrainConfig cfg;
+    cfg.headUnits = 32;
+    cfg.mode = Mode::LocalGlobal;
+    cfg.alpha = 1;
+    cfg.views = 2;
+    cfg.localSameView = true;
+    cfg.globalHead = HeadKind::YDot;
+    cfg.yDotProjection = false;
+    cfg.yDotTemperature = 0.25;
+    cfg.estimator = Estimator::Nce;
+    DimModel m(pa, cfg);
+    // No projection: the head has no parameters of its own.
+    for (const auto& p : m->named_parameters()) QVERIFY(p.key().rfind("global_head.", 0) != 0);
+    m->eval();
+    torch::NoGradGuard g;
+    const int n = 5;
+    auto a = torch::randn({n, 1, 28, 28}), b = torch::randn({n, 1, 28, 28});
+    auto out = m->forward(torch::cat({a, b}), nullptr, nullptr, nullptr, 0, 2);
+    auto ya = torch::nn::functional::normalize(m->encoder(a).y,
+                                               torch::nn::functional::NormalizeFuncOptions().dim(1));
+    auto yb = torch::nn::functional::normalize(m->encoder(b).y,
+                                               torch::nn::functional::NormalizeFuncOptions().dim(1));
+    auto cos = torch::mm(ya, yb.t()) / 0.25;  // anchor i of view 1 against image j of view 2
+    QVERIFY(torch::allclose(out.global->pos.narrow(0, 0, n).squeeze(1), cos.diagonal(), 1e-4, 1e-4));
+    QVERIFY(torch::allclose(out.global->pos.narrow(0, n, n).squeeze(1), cos.diagonal(), 1e-4, 1e-4));
+    // Anchor 0's negatives are images 1..n-1 of the other view, in order.
+    QVERIFY(torch::allclose(out.global->neg[0], cos[0].narrow(0, 1, n - 1), 1e-4, 1e-4));
+    // One view (the pair inspector's batch): the local term only, the same as view 1's half.
+    auto one = m->forward(a, nullptr, nullptr, nullptr, 0);
+    QVERIFY(one.local && !one.global);
+    QVERIFY(torch::allclose(one.localScores.pos, out.localScores.pos.narrow(0, 0, n), 1e-4, 1e-4));
+  }
+
   void loaderTwoViewsAreTheSameImagesAugmentedApart() {
     auto set = std::make_shared<ImageSet>();
     set->channels = 1;

@@ -20,7 +20,7 @@ QString cli() {
   return env.isEmpty() ? QStringLiteral("/work/build/app/infomax") : QString::fromLocal8Bit(env);
 }
 
-const QStringList kSmall = {"--data-limit", "512", "--batch", "16", "--head-units", "32",
+const QStringList kSmall = {"--defaults", "paper", "--data-limit", "512", "--batch", "16", "--head-units", "32",
                             "--threads", "1", "--quiet"};
 
 QStringList metricsRows(const QString& runDir) {

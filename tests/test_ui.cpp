@@ -541,8 +541,33 @@ class TestUi : public QObject {
     QVERIFY(w.setupPanel()->isValid());
   }
 
+  void namedDefaultsFillTheSetupPanel() {
+    MainWindow w;
+    // A new panel starts from the studio's defaults (the measured-best objective).
+    RunSetupPanel fresh;
+    const TrainConfig studio = TrainConfig::defaults("studio");
+    QCOMPARE(QString::fromStdString(fresh.config().toJson()), QString::fromStdString(studio.toJson()));
+    TrainConfig mine = studio;
+    mine.dataPath = "/some/where/fashion";
+    w.setupPanel()->setConfig(mine);
+    w.applyDefaults(QStringLiteral("paper"));
+    const TrainConfig paper = w.setupPanel()->config();
+    QCOMPARE(paper.views, 1);
+    QVERIFY(paper.estimator == Estimator::Jsd);
+    QVERIFY(paper.mode == Mode::Local);
+    QCOMPARE(paper.headUnits, 2048);
+    QCOMPARE(paper.dataPath, std::string("/some/where/fashion"));  // the data set stays
+    w.applyDefaults(QStringLiteral("studio"));
+    const TrainConfig back = w.setupPanel()->config();
+    QCOMPARE(back.views, 2);
+    QVERIFY(back.globalHead == HeadKind::YDot);
+    QCOMPARE(back.dataPath, std::string("/some/where/fashion"));
+    QVERIFY(w.setupPanel()->isValid());
+  }
+
   void setupLearningRateSchedule() {
     RunSetupPanel panel;
+    panel.setConfig(TrainConfig{});
     QVERIFY(panel.config().lrSchedule == LrSchedule::Constant);
     auto* combo = panel.findChild<QComboBox*>(QStringLiteral("lrSchedule"));
     QVERIFY(combo);

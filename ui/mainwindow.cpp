@@ -275,6 +275,12 @@ void MainWindow::buildMenus() {
   rebuildRecentMenu();
   file->addAction(m_addRunAction);
   file->addAction(m_loadSettingsAction);
+  QMenu* presets = file->addMenu(tr("&Default settings"));
+  presets->setObjectName(QStringLiteral("defaultsMenu"));
+  presets->addAction(tr("&Studio defaults (two views, local + cross-view InfoNCE, 15 min)"), this,
+                     [this] { applyDefaults(QStringLiteral("studio")); });
+  presets->addAction(tr("&Paper's DIM(L) (one view, JSD, 2048-wide head)"), this,
+                     [this] { applyDefaults(QStringLiteral("paper")); });
   file->addSeparator();
   file->addAction(m_exportPlotAction);
   file->addAction(m_exportCsvAction);
@@ -354,6 +360,18 @@ bool MainWindow::loadSettingsFile(const QString& path) {
     showError(tr("Cannot load settings"), QString::fromStdString(e.what()));
     return false;
   }
+}
+
+void MainWindow::applyDefaults(const QString& name) {
+  // The data set chosen stays; everything else is the preset's.
+  const TrainConfig current = m_setup->config();
+  TrainConfig cfg = TrainConfig::defaults(name.toStdString());
+  cfg.dataPath = current.dataPath;
+  cfg.format = current.format;
+  cfg.split = current.split;
+  cfg.resize = current.resize;
+  m_setup->setConfig(cfg);
+  statusBar()->showMessage(tr("Settings: the %1 defaults").arg(name), 5000);
 }
 
 bool MainWindow::openRunFolder(const QString& dir) {

@@ -58,6 +58,8 @@ class MainWindow final : public QMainWindow {
   // Puts the settings of a config.json or recipe (resources/recipes) into the setup panel (its
   // run folder cleared); false (and an error dialog naming the file) when it cannot be read.
   bool loadSettingsFile(const QString& path);
+  // Fills the setup panel from TrainConfig::defaults(name) ("studio" or "paper"), keeping the data.
+  void applyDefaults(const QString& name);
 
   RunSetupPanel* setupPanel() const { return m_setup; }
   MetricsPlot* metricsPlot() const { return m_plot; }

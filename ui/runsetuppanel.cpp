@@ -305,7 +305,7 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   connect(m_dataPath, &QLineEdit::textChanged, this, changed);
   connect(m_outDir, &QLineEdit::textChanged, this, changed);
 
-  setConfig(TrainConfig{});
+  setConfig(TrainConfig::defaults("studio"));
 }
 
 RunSetupPanel::~RunSetupPanel() = default;

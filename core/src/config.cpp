@@ -139,6 +139,7 @@ const std::vector<Field>& fields() {
       plain("score_scale", &TrainConfig::scoreScale),
       plain("cosine_scores", &TrainConfig::cosineScores),
       plain("y_dot_temperature", &TrainConfig::yDotTemperature),
+      plain("y_dot_projection", &TrainConfig::yDotProjection),
       plain("local_fraction", &TrainConfig::localFraction),
       plain("negative_groups", &TrainConfig::negativeGroups),
       plain("gather_negatives", &TrainConfig::gatherNegatives),
@@ -327,6 +328,38 @@ TrainConfig TrainConfig::fromJson(const std::string& text, const std::string& or
 
 TrainConfig TrainConfig::fromFile(const std::string& path) {
   return fromJson(readFileText(path), path);
+}
+
+std::vector<std::string> TrainConfig::defaultsNames() { return {"studio", "paper"}; }
+
+TrainConfig TrainConfig::defaults(const std::string& name) {
+  TrainConfig c;
+  if (name == "paper") return c;
+  if (name != "studio")
+    throw Error("unknown defaults '" + name + "' (studio or paper)");
+  // Each choice and what it measured: docs/BENCHMARKS.md, "The 15-minute quality bar".
+  c.mode = Mode::LocalGlobal;
+  c.alpha = 1.0;
+  c.beta = 1.0;
+  c.gamma = 0.0;
+  c.estimator = Estimator::Nce;
+  c.globalHead = HeadKind::YDot;
+  c.yDotTemperature = 0.2;
+  c.localSameView = true;
+  c.cosineScores = true;
+  c.scoreScale = 10.0;
+  c.headUnits = 512;
+  c.localFraction = 0.25;
+  c.views = 2;
+  c.cropScale = 0.3;
+  c.hflip = true;
+  c.batch = 128;
+  c.lr = 1e-3;
+  c.lrSchedule = LrSchedule::Cosine;
+  c.warmupFraction = 0.02;
+  c.minutes = 15.0;
+  c.epochs = 100.0;
+  return c;
 }
 
 }  // namespace infomax

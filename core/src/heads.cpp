@@ -122,8 +122,9 @@ PairScores EncodeDotGlobalImpl::forward(const torch::Tensor& localMap, const tor
   return s;
 }
 
-YDotGlobalImpl::YDotGlobalImpl(int yDim, int units, double temperature)
+YDotGlobalImpl::YDotGlobalImpl(int yDim, int units, double temperature, bool project)
     : m_temperature(temperature) {
+  if (!project) return;
   m_l1 = register_module("l1", nn::Linear(nn::LinearOptions(yDim, units).bias(false)));
   m_bn = register_module("bn", nn::BatchNorm1d(units));
   m_l2 = register_module("l2", nn::Linear(units, 128));
@@ -133,7 +134,8 @@ PairScores YDotGlobalImpl::forward(const torch::Tensor& y, const torch::Tensor& 
                                    const RowGather* gather) {
   const auto n = y.size(0);
   // One pass of g over both sides keeps its batch norm's statistics over all 2N vectors.
-  auto codes = unitRows(m_l2(torch::relu(m_bn(m_l1(torch::cat({y, partner}))))), true);
+  auto both = torch::cat({y, partner});
+  auto codes = unitRows(m_l1 ? m_l2(torch::relu(m_bn(m_l1(both)))) : both, true);
   auto anchors = codes.narrow(0, 0, n), other = codes.narrow(0, n, partner.size(0));
   if (gather) other = gather->all(other);
   PairScores s;

@@ -101,7 +101,8 @@ TORCH_MODULE(EncodeDotGlobal);
 class YDotGlobalImpl : public torch::nn::Module {
  public:
   // Scores are the cosine of the projections divided by temperature (SimCLR's NT-Xent form).
-  YDotGlobalImpl(int yDim, int units, double temperature);
+  // project false: no g, the cosine of the Y's themselves (DirectCLR's projector-free form).
+  YDotGlobalImpl(int yDim, int units, double temperature, bool project = true);
   // y: this view's N anchors; partner: the other view's N global vectors (gathered over ranks).
   PairScores forward(const torch::Tensor& y, const torch::Tensor& partner,
                      const RowGather* gather = nullptr);

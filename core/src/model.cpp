@@ -30,7 +30,8 @@ DimModelImpl::DimModelImpl(const ParsedArchitecture& arch, const TrainConfig& co
           "global_head", GlobalDisc(local.channels, local.height, local.width, yDim));
     else if (config.globalHead == HeadKind::YDot)
       m_globalYDot = register_module("global_head",
-                                     YDotGlobal(yDim, config.headUnits, config.yDotTemperature));
+                                     YDotGlobal(yDim, config.headUnits, config.yDotTemperature,
+                                                config.yDotProjection));
     else
       m_globalDot = register_module(
           "global_head", EncodeDotGlobal(local.channels, local.height, local.width, yDim,
@@ -161,7 +162,9 @@ DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineS
                            c.mineEmaRate);
     total = total + c.beta * out.local->loss;
   }
-  if (globalActive(c)) {
+  // One view through a y-dot model (the pair inspector's single batch) has no partner Y to score
+  // against: the global term is skipped there; training with y-dot always has two views.
+  if (globalActive(c) && (views == 2 || !m_globalYDot)) {
     auto g = scoreAcrossViews(out.features, views, [&](const EncoderOutputs& v) {
       return scoreInGroups(v, c.negativeGroups,
                            [&](const EncoderOutputs& f) { return globalPairs(f); });

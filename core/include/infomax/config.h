@@ -72,6 +72,9 @@ struct TrainConfig {
   // cosine times score_scale (1/score_scale is then a temperature, as in SimCLR's NT-Xent).
   bool cosineScores = false;
   double yDotTemperature = 0.2;  // the y-dot global head's temperature
+  // The y-dot head scores g(Y) through its projection g (true, SimCLR's) or Y itself (false:
+  // cos(Y, Y') / T, the objective acting on Y directly, as DirectCLR does without a projector).
+  bool yDotProjection = true;
   // <1: each step scores a random subset of the local positions (fast mode: the local head's
   // cost scales with it). The default 0.5 kept probe accuracy within 0.4 points of all
   // positions while a 512-wide head lost 3 points on Y (docs/BENCHMARKS.md).
@@ -138,6 +141,15 @@ struct TrainConfig {
   // Unknown keys and wrong types are errors naming the key; missing keys keep defaults.
   static TrainConfig fromJson(const std::string& text, const std::string& origin = "config");
   static TrainConfig fromFile(const std::string& path);
+
+  // Named default settings. "paper": a default-constructed TrainConfig, the paper's DIM(L) (one
+  // view, JSD, encode-and-dot head 2048 wide, gamma 0.1, Adam 1e-4, batch 64). "studio": the
+  // settings that measured best in the 15-minute quality bar (docs/BENCHMARKS.md), which
+  // `infomax train` and the desktop app start from: two augmented views, the paper's local term
+  // on each view plus a cross-view InfoNCE between the views' Y, a 15-minute cosine schedule.
+  // Throws Error for another name.
+  static TrainConfig defaults(const std::string& name);
+  static std::vector<std::string> defaultsNames();  // "studio", "paper"
 };
 
 }  // namespace infomax
