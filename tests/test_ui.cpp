@@ -483,9 +483,11 @@ class TestUi : public QObject {
     cfg.hflip = true;
     cfg.views = 2;
     cfg.minutes = 15;
+    cfg.cropScale = 0.6;
     panel.setConfig(cfg);
     TrainConfig back = panel.config();
     QCOMPARE(back.cropPad, 3);
+    QCOMPARE(back.cropScale, 0.6);
     QVERIFY(back.hflip);
     QCOMPARE(back.views, 2);
     QCOMPARE(back.minutes, 15.0);
@@ -494,7 +496,9 @@ class TestUi : public QObject {
     panel.findChild<QCheckBox*>(QStringLiteral("hflip"))->setChecked(false);
     panel.findChild<QSpinBox*>(QStringLiteral("cropPad"))->setValue(0);
     panel.findChild<QDoubleSpinBox*>(QStringLiteral("minutes"))->setValue(0);
+    panel.findChild<QDoubleSpinBox*>(QStringLiteral("cropScale"))->setValue(1.0);
     back = panel.config();
+    QCOMPARE(back.cropScale, 1.0);
     QCOMPARE(back.views, 1);
     QVERIFY(!back.hflip);
     QCOMPARE(back.cropPad, 0);

@@ -236,6 +236,15 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   augRow->addWidget(m_hflip);
   augRow->addWidget(m_views, 1);
   form->addRow(tr("Augmentation:"), augRow);
+  m_cropScale = doubleSpin(this, 0.05, 1.0, 2, 0.05);
+  m_cropScale->setObjectName(QStringLiteral("cropScale"));
+  m_cropScale->setPrefix(tr("area "));
+  m_cropScale->setSuffix(tr(" – 1 (1 = off)"));
+  m_cropScale->setToolTip(
+      tr("Random square crops covering this fraction of the image's area or more, resized back "
+         "to the input size; 1 = no cropping. The studio defaults use 0.8: smaller crops lowered "
+         "Y's probe accuracy (docs/BENCHMARKS.md)"));
+  form->addRow(tr("Random crops:"), m_cropScale);
 
   // Output
   m_outDir = new QLineEdit(this);
@@ -296,7 +305,7 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   connect(m_arch, &QComboBox::currentTextChanged, this, changed);
   for (QComboBox* c : {m_mode, m_estimator, m_precision, m_lrSchedule})
     connect(c, &QComboBox::currentIndexChanged, this, changed);
-  for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs, m_minutes})
+  for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs, m_minutes, m_cropScale})
     connect(s, &QDoubleSpinBox::valueChanged, this, changed);
   for (QSpinBox* s : {m_batch, m_steps, m_seed, m_threads, m_headUnits, m_evalEvery, m_cropPad})
     connect(s, &QSpinBox::valueChanged, this, changed);
@@ -330,6 +339,7 @@ void RunSetupPanel::setConfig(const TrainConfig& config) {
   m_epochs->setValue(config.epochs);
   m_minutes->setValue(config.minutes);
   m_cropPad->setValue(config.cropPad);
+  m_cropScale->setValue(config.cropScale);
   m_hflip->setChecked(config.hflip);
   m_views->setCurrentIndex(std::max(0, m_views->findData(config.views)));
   m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(config.seed, 2147483647u)));
@@ -363,6 +373,7 @@ TrainConfig RunSetupPanel::config() const {
   c.epochs = m_epochs->value();
   c.minutes = m_minutes->value();
   c.cropPad = m_cropPad->value();
+  c.cropScale = m_cropScale->value();
   c.hflip = m_hflip->isChecked();
   c.views = m_views->currentData().toInt();
   c.seed = static_cast<std::uint64_t>(m_seed->value());
@@ -416,7 +427,8 @@ void RunSetupPanel::revalidate() {
       {"batch", m_batch},     {"lr", m_lr},       {"alpha", m_alpha},
       {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits}, {"eval_every", m_evalEvery},
       {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs},
-      {"minutes", m_minutes}, {"crop_pad", m_cropPad}, {"precision", m_precision}};
+      {"minutes", m_minutes}, {"crop_pad", m_cropPad}, {"crop_scale", m_cropScale},
+      {"precision", m_precision}};
   for (const auto& [prefix, widget] : fields) {
     const bool bad = about.startsWith(QLatin1String(prefix));
     widget->setStyleSheet(bad ? QStringLiteral("background: #ffd6d6;") : QString());

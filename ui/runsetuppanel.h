@@ -85,6 +85,7 @@ class RunSetupPanel final : public QWidget {
   QSpinBox* m_evalEvery = nullptr;
   QDoubleSpinBox* m_minutes = nullptr;
   QSpinBox* m_cropPad = nullptr;
+  QDoubleSpinBox* m_cropScale = nullptr;
   QCheckBox* m_hflip = nullptr;
   QComboBox* m_views = nullptr;
   QLineEdit* m_outDir = nullptr;

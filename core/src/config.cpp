@@ -351,7 +351,7 @@ TrainConfig TrainConfig::defaults(const std::string& name) {
   c.headUnits = 512;
   c.localFraction = 0.25;
   c.views = 2;
-  c.cropScale = 0.3;
+  c.cropScale = 0.8;
   c.hflip = true;
   c.batch = 128;
   c.lr = 1e-3;
