@@ -179,6 +179,7 @@ model
   --mode M             local|global|local+global (local)
   --estimator E        jsd|nce|dv|nwj (jsd)
   --alpha A --beta B --gamma G   weights of global, local and prior terms (0, 1, 0.1)
+  --y-decorrelation W  weight of a penalty on correlated dimensions of Y (0 = off)
   --head-units N       width of the MI heads (2048)
   --local-head H       encode-dot|concat-conv
   --global-head H      encode-dot|global-disc|y-dot (y-dot: the two views' Y against each
@@ -202,6 +203,7 @@ training
                        bf16, AVX-512 BF16 or AMX; fp32 elsewhere)
   --crop-pad N --hflip --pad-to N   augmentation and padding
   --crop-scale S       random square crops of an area fraction in [S, 1], resized back
+  --jitter S           random brightness and contrast factors in [1 - S, 1 + S] (0 = off)
   --views V            2: two augmented views per image, Y of one scored against the local
                        features of the other (AMDIM-style); 1: the paper's single view
   --local-same-view    with --views 2: the local term pairs Y with its own view's locations
@@ -284,6 +286,8 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--alpha")) c.alpha = toDouble("--alpha", a.get("--alpha"));
   if (a.has("--beta")) c.beta = toDouble("--beta", a.get("--beta"));
   if (a.has("--gamma")) c.gamma = toDouble("--gamma", a.get("--gamma"));
+  if (a.has("--y-decorrelation"))
+    c.yDecorrelation = toDouble("--y-decorrelation", a.get("--y-decorrelation"));
   if (a.has("--head-units")) c.headUnits = static_cast<int>(toInt("--head-units", a.get("--head-units")));
   if (a.has("--mine")) c.mineCorrection = true;
   if (a.has("--cosine")) c.cosineScores = true;
@@ -315,6 +319,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--crop-pad")) c.cropPad = static_cast<int>(toInt("--crop-pad", a.get("--crop-pad")));
   if (a.has("--hflip")) c.hflip = true;
   if (a.has("--crop-scale")) c.cropScale = toDouble("--crop-scale", a.get("--crop-scale"));
+  if (a.has("--jitter")) c.intensityJitter = toDouble("--jitter", a.get("--jitter"));
   if (a.has("--views")) c.views = static_cast<int>(toInt("--views", a.get("--views")));
   if (a.has("--pad-to")) c.padTo = static_cast<int>(toInt("--pad-to", a.get("--pad-to")));
   if (a.has("--out")) c.outDir = a.get("--out");
@@ -334,9 +339,9 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
 
 const std::vector<std::string> kTrainValueFlags = {
     "--config", "--defaults", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
-    "--estimator", "--alpha", "--beta", "--gamma", "--head-units", "--local-head", "--global-head",
+    "--estimator", "--alpha", "--beta", "--gamma", "--y-decorrelation", "--head-units", "--local-head", "--global-head",
     "--score-clip", "--score-scale", "--y-dot-temperature", "--local-fraction", "--batch", "--lr", "--lr-schedule", "--warmup", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
-    "--precision", "--crop-pad", "--crop-scale", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
+    "--precision", "--crop-pad", "--crop-scale", "--jitter", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
 const std::vector<std::string> kTrainSwitches = {"--json",  "--quiet", "--mine", "--cosine", "--local-same-view", "--y-dot-direct",
                                                  "--hflip", "--help",  "--dist-gather-negatives"};
@@ -509,14 +514,17 @@ int cmdResume(Args& a) {
 int cmdExport(Args& a) {
   a.parse({}, {"--help", "--json"});
   if (a.has("--help")) {
-    std::cout << "usage: infomax export-encoder CHECKPOINT OUT.pt\n\n"
-                 "Writes the encoder's weights as a pickled dict of tensors; in Python:\n"
+    std::cout << "usage: infomax export-encoder CHECKPOINT|RUN_DIR OUT.pt\n\n"
+                 "Writes the encoder's weights (of a run folder's latest checkpoint) as a pickled\n"
+                 "dict of tensors; in Python:\n"
                  "  state = torch.load('OUT.pt')   # {'conv1.weight': tensor, ...}\n"
                  "See docs/EXPORT.md for loading them into an equivalent PyTorch module.\n";
     return 0;
   }
   if (a.positional().size() != 2) throw UsageError("export-encoder needs CHECKPOINT and OUT.pt");
-  exportEncoder(a.positional()[0], a.positional()[1]);
+  const std::string& from = a.positional()[0];
+  exportEncoder(std::filesystem::is_directory(from) ? latestCheckpoint(from) : from,
+                a.positional()[1]);
   if (a.has("--json"))
     std::cout << "{\"written\": " << jsonEscape(a.positional()[1]) << "}" << std::endl;
   else

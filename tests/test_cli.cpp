@@ -707,6 +707,30 @@ print(json.dumps({"type": type(state).__name__,
     QCOMPARE(conv1, (QList<int>{64, 1, 5, 5}));
   }
 
+  void exportEncoderOfARunFolder() {
+    REQUIRE_DATA();
+    const QString ckpt = baseCheckpoint();
+    QVERIFY2(!ckpt.isEmpty(), qPrintable(m_baseError));
+    // A run folder means its latest checkpoint: the same bytes as naming that checkpoint.
+    const QString fromCkpt = m_scratch.filePath(QStringLiteral("from-ckpt.pt"));
+    const QString fromRun = m_scratch.filePath(QStringLiteral("from-run.pt"));
+    QVERIFY2(run({QStringLiteral("export-encoder"), ckpt, fromCkpt}).code == 0, "export of the checkpoint");
+    const Run r = run({QStringLiteral("export-encoder"), m_baseRun, fromRun});
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    QFile a(fromCkpt), b(fromRun);
+    QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+    QVERIFY(a.size() > 0);
+    QCOMPARE(b.readAll(), a.readAll());
+    // A folder with no checkpoints is an error naming it (was std::bad_alloc: the folder was
+    // read as a file).
+    const QString empty = m_scratch.filePath(QStringLiteral("empty-run"));
+    QVERIFY(QDir().mkpath(empty));
+    const Run e = run({QStringLiteral("export-encoder"), empty, m_scratch.filePath(QStringLiteral("x.pt"))});
+    QVERIFY2(e.code == 1 && lines(e.err).size() == 1 && lines(e.err).first().contains(QStringLiteral("empty-run")) &&
+                 !e.err.contains("bad_alloc"),
+             qPrintable(e.describe()));
+  }
+
   void exportEncoderMissingCheckpoint() {
     const QString missing = m_scratch.filePath(QStringLiteral("no-such.imx"));
     const QString out = m_scratch.filePath(QStringLiteral("never.pt"));

@@ -19,6 +19,8 @@ class TestConfig : public QObject {
     c.localHead = HeadKind::ConcatConv;
     c.globalHead = HeadKind::GlobalDisc;
     c.alpha = 0.5;
+    c.yDecorrelation = 0.25;
+    c.intensityJitter = 0.375;
     c.batch = 17;
     c.lr = 3e-4;
     c.seed = 12345678901ull;
@@ -29,6 +31,8 @@ class TestConfig : public QObject {
     TrainConfig d = TrainConfig::fromJson(j);
     QCOMPARE(QString::fromStdString(d.toJson()), QString::fromStdString(j));
     QCOMPARE(d.batch, 17);
+    QCOMPARE(d.yDecorrelation, 0.25);
+    QCOMPARE(d.intensityJitter, 0.375);
     QCOMPARE(d.seed, 12345678901ull);
     QVERIFY(d.mode == Mode::LocalGlobal);
     QVERIFY(d.estimator == Estimator::Nwj);
@@ -77,6 +81,8 @@ class TestConfig : public QObject {
     QTest::newRow("head units") << R"({"head_units": 0})" << "head_units";
     QTest::newRow("epochs") << R"({"steps": 0, "epochs": 0})" << "epochs";
     QTest::newRow("negative gamma") << R"({"gamma": -1})" << "gamma";
+    QTest::newRow("jitter 1") << R"({"intensity_jitter": 1})" << "intensity_jitter";
+    QTest::newRow("negative decorrelation") << R"({"y_decorrelation": -0.5})" << "y_decorrelation";
     QTest::newRow("local global-disc") << R"({"local_head": "global-disc"})" << "local_head";
   }
   void validation() {

@@ -1,5 +1,6 @@
 // Tests of the torch-level model: encoder output shapes per preset, heads' batched scores
 // against explicit per-pair computation, checkpoint state loading.
+#include <algorithm>
 #include <torch/torch.h>
 
 #include <QtTest>
@@ -223,6 +224,61 @@ class TestModel : public QObject {
                         0.3 * out.priorLoss.item<double>();
     QVERIFY(std::abs(out.total.item<double>() - want) < 1e-5);
     QCOMPARE(out.localScores.all.size(2), 49);
+  }
+
+  void decorrelationPenaltyKnownAnswers() {
+    // Every dimension the same signal: each correlation is 1, so (d^2 - d) / d = d - 1.
+    auto x = torch::randn({32, 1});
+    auto same = x.repeat({1, 8}) * torch::arange(1, 9).to(torch::kFloat);  // scales do not matter
+    QVERIFY(std::abs(decorrelationPenalty(same, 1).item<double>() - 7.0) < 1e-3);
+    // Orthogonal centred columns (a Hadamard matrix's non-constant columns): uncorrelated, 0.
+    auto h = torch::ones({1, 1});
+    for (int i = 0; i < 4; ++i) h = torch::cat({torch::cat({h, h}, 1), torch::cat({h, -h}, 1)}, 0);
+    auto orth = h.narrow(1, 1, 15) * 3.0 + 5.0;  // 16 rows, 15 columns; shifted and scaled
+    QVERIFY(decorrelationPenalty(orth, 1).item<double>() < 1e-6);
+    // Two views are scored each on its own rows: view 1 collapsed (3), view 2 uncorrelated (0).
+    auto collapsed = torch::randn({16, 1}).repeat({1, 4});
+    auto twoViews = torch::cat({collapsed, orth.narrow(1, 0, 4)}, 0);
+    QVERIFY(std::abs(decorrelationPenalty(twoViews, 2).item<double>() - 1.5) < 1e-3);
+    // Over the 32 rows together the views' correlations mix and the answer differs.
+    QVERIFY(std::abs(decorrelationPenalty(twoViews, 1).item<double>() - 1.5) > 0.05);
+  }
+
+  void decorrelationPenaltyGradientDecorrelates() {
+    // Correlated 2-D data through a learnable linear map: descending the penalty separates the
+    // map's outputs (the squared correlation of the two outputs falls from 0.98 to near 0).
+    torch::manual_seed(1);
+    auto z = torch::randn({256, 1});
+    auto x = torch::cat({z + 0.1 * torch::randn({256, 1}), z + 0.1 * torch::randn({256, 1})}, 1);
+    auto w = torch::eye(2).requires_grad_(true);
+    const double before = decorrelationPenalty(torch::mm(x, w), 1).item<double>();
+    torch::optim::Adam opt({w}, torch::optim::AdamOptions(0.02));
+    for (int i = 0; i < 200; ++i) {
+      opt.zero_grad();
+      decorrelationPenalty(torch::mm(x, w), 1).backward();
+      opt.step();
+    }
+    const double after = decorrelationPenalty(torch::mm(x, w), 1).item<double>();
+    QVERIFY2(before > 0.7 && after < 0.01, qPrintable(QString("%1 -> %2").arg(before).arg(after)));
+  }
+
+  void objectiveAddsTheDecorrelationTerm() {
+    auto pa = parseArchitecture(presetJson("dcgan28"), 1, 28, 28, "t");
+    TrainConfig cfg;
+    cfg.headUnits = 16;
+    cfg.gamma = 0;
+    cfg.yDecorrelation = 0.7;
+    DimModel m(pa, cfg);
+    MineState lm, gm;
+    auto out = m(torch::randn({6, 1, 28, 28}), nullptr, &lm, &gm);
+    QVERIFY(out.local && out.decorrelationLoss.defined());
+    QVERIFY(std::abs(out.decorrelationLoss.item<double>() -
+                     decorrelationPenalty(out.features.y, 1).item<double>()) < 1e-5);
+    const double want = out.local->loss.item<double>() + 0.7 * out.decorrelationLoss.item<double>();
+    QVERIFY(std::abs(out.total.item<double>() - want) < 1e-5);
+    cfg.yDecorrelation = 0;
+    DimModel plain(pa, cfg);
+    QVERIFY(!plain(torch::randn({6, 1, 28, 28}), nullptr, &lm, &gm).decorrelationLoss.defined());
   }
 
   void scoreScaleMultipliesWhatTheEstimatorSees() {
@@ -489,6 +545,47 @@ class TestModel : public QObject {
     BatchLoader l3(set, 4, plain);
     Batch b = l3.make(1);
     QVERIFY(torch::equal(b.images.narrow(0, 0, 4), b.images.narrow(0, 4, 4)));
+  }
+
+  // Intensity jitter: every view is an affine map of the plain image's values in [0, 1] (slope
+  // contrast x brightness within [(1-s)^2, (1+s)^2]) where it is not clamped, the factors differ
+  // between images and between an image's two views, and 0 leaves the stream untouched.
+  void loaderIntensityJitterIsAnAffineMapOfEachImage() {
+    auto set = std::make_shared<ImageSet>();
+    set->channels = 1;
+    set->height = set->width = 8;
+    set->count = 16;
+    set->pixels.resize(16 * 64);
+    for (std::size_t i = 0; i < set->pixels.size(); ++i)
+      set->pixels[i] = static_cast<std::uint8_t>(60 + (i * 37) % 120);  // 60..179: room either way
+    LoaderOptions plain;
+    plain.views = 2;
+    plain.seed = 3;
+    LoaderOptions jit = plain;
+    jit.intensityJitter = 0.3;
+    BatchLoader lp(set, 8, plain), lj(set, 8, jit);
+    const Batch bp = lp.make(1), bj = lj.make(1);
+    QVERIFY(torch::equal(bp.labels, bj.labels));
+    const auto u = (bp.images.flatten(1) + 1) / 2, v = (bj.images.flatten(1) + 1) / 2;
+    std::vector<double> slopes;
+    for (int r = 0; r < 16; ++r) {
+      const auto keep = v[r].gt(1e-4).logical_and(v[r].lt(1 - 1e-4));
+      const auto x = u[r].masked_select(keep).to(torch::kDouble), y = v[r].masked_select(keep).to(torch::kDouble);
+      QVERIFY2(x.numel() >= 8, "too many pixels clamped for the test");
+      const auto xc = x - x.mean(), yc = y - y.mean();
+      const double slope = (xc * yc).sum().item<double>() / (xc * xc).sum().item<double>();
+      QVERIFY2(slope >= 0.7 * 0.7 - 1e-3 && slope <= 1.3 * 1.3 + 1e-3, qPrintable(QString::number(slope)));
+      QVERIFY((yc - slope * xc).abs().max().item<double>() < 1e-4);  // exactly affine
+      slopes.push_back(slope);
+    }
+    const auto [lo, hi] = std::minmax_element(slopes.begin(), slopes.end());
+    QVERIFY2(*hi - *lo > 0.1, "every image got the same factors");
+    for (int r = 0; r < 8; ++r) QVERIFY(std::abs(slopes[r] - slopes[r + 8]) > 1e-6);  // views differ
+    QVERIFY(bj.images.min().item<float>() >= -1.0f && bj.images.max().item<float>() <= 1.0f);
+    LoaderOptions zero = plain;
+    zero.intensityJitter = 0;
+    BatchLoader lz(set, 8, zero);
+    QVERIFY(torch::equal(lz.make(1).images, bp.images));
   }
 };
 

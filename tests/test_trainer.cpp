@@ -1,5 +1,6 @@
 // Tests of the Trainer on a Fashion-MNIST slice: determinism, resume equivalence, divergence
 // handling, thread-safe controls, run-folder safety, and that local DIM actually learns.
+#include <QDir>
 #include <QtTest>
 
 #include <QTemporaryDir>
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "infomax/error.h"
@@ -138,6 +140,71 @@ class TestTrainer : public QObject {
     long expected = 1;
     while (std::getline(csv, line)) QCOMPARE(std::stol(line), expected++);
     QCOMPARE(expected, 11L);
+  }
+
+  // A run folder written before a metrics column existed (here: without decorrelation_loss, the
+  // newest; and with the columns in another order) resumes without losing its rows: they are
+  // re-mapped by column name, the new column left empty.
+  void resumeKeepsMetricsOfAnOlderLayout() {
+    QTemporaryDir dir;
+    TrainConfig c = smallConfig();
+    c.steps = 4;
+    c.logEvery = 1;
+    c.yDecorrelation = 0.5;
+    c.outDir = dir.filePath("run").toStdString();
+    {
+      Trainer t(c);
+      QCOMPARE(t.run().status, RunStatus::Finished);
+    }
+    const std::string path = c.outDir + "/metrics.csv";
+    const auto& names = MetricSample::columns();
+    const int dropped = static_cast<int>(names.size()) - 1;
+    QCOMPARE(names[dropped], std::string("decorrelation_loss"));
+    std::vector<std::vector<std::string>> rows;
+    {
+      std::ifstream in(path);
+      std::string line;
+      while (std::getline(in, line)) {
+        std::vector<std::string> cells;
+        std::stringstream ss(line);
+        std::string cell;
+        while (std::getline(ss, cell, ',')) cells.push_back(cell);
+        if (line.back() == ',') cells.push_back("");
+        QCOMPARE(cells.size(), names.size());
+        rows.push_back(cells);
+      }
+    }
+    QCOMPARE(rows.size(), size_t(5));  // header and 4 steps
+    QVERIFY(!rows[4][dropped].empty());  // the penalty was logged
+    {
+      // The older layout: no decorrelation_loss, and loss moved before step.
+      std::ofstream out(path, std::ios::trunc);
+      for (const auto& r : rows) {
+        std::vector<std::string> old = {r[4]};  // "loss"
+        for (int i = 0; i < dropped; ++i)
+          if (i != 4) old.push_back(r[i]);
+        for (std::size_t i = 0; i < old.size(); ++i) out << (i ? "," : "") << old[i];
+        out << "\n";
+      }
+    }
+    auto t = Trainer::resume(c.outDir, 1);
+    QCOMPARE(t->run().status, RunStatus::Finished);
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    std::string header;
+    for (std::size_t i = 0; i < names.size(); ++i) header += (i ? "," : "") + names[i];
+    QCOMPARE(line, header);
+    for (int step = 1; step <= 5; ++step) {
+      QVERIFY2(std::getline(in, line), "a row was lost");
+      QCOMPARE(std::stol(line), long(step));
+      if (step <= 4) {  // the old rows: the same values where they were, the new column empty
+        std::string want;
+        for (int i = 0; i < dropped; ++i) want += rows[step][i] + ",";
+        QCOMPARE(line, want);
+      }
+    }
+    QVERIFY(!std::getline(in, line));
   }
 
   // bf16 autocast: refused with a reason where the CPU lacks native bf16; where it has it, a run
@@ -369,6 +436,16 @@ class TestTrainer : public QObject {
     expectError("hello world, not a checkpoint", "magic");
     expectError(std::string(), "magic");
     QVERIFY(describeCheckpoint(ckpt).find("\"step\": 2") != std::string::npos);
+    // A folder where a checkpoint file is expected (was std::bad_alloc: read as a file of 2^63
+    // bytes).
+    const std::string folder = dir.filePath("folder.imx").toStdString();
+    QVERIFY(QDir().mkpath(QString::fromStdString(folder)));
+    try {
+      describeCheckpoint(folder);
+      QFAIL("accepted a folder as a checkpoint");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains("folder.imx") && QString(e.what()).contains("folder"), e.what());
+    }
   }
 
   void localDimLossFalls() {

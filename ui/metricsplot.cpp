@@ -78,6 +78,7 @@ const std::vector<CurveSpec>& curveSpecs() {
       {"local_loss", "local", 0, QColor(255, 127, 14)},
       {"global_loss", "global", 0, QColor(44, 160, 44)},
       {"prior_loss", "prior", 0, QColor(214, 39, 40)},
+      {"decorrelation_loss", "Y decorrelation", 0, QColor(148, 103, 189)},
       {"local_mi_nats", "local MI", 1, QColor(255, 127, 14)},
       {"global_mi_nats", "global MI", 1, QColor(44, 160, 44)},
       {"local_pos", "local pos", 2, QColor(148, 103, 189)},

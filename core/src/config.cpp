@@ -133,6 +133,7 @@ const std::vector<Field>& fields() {
       plain("alpha", &TrainConfig::alpha),
       plain("beta", &TrainConfig::beta),
       plain("gamma", &TrainConfig::gamma),
+      plain("y_decorrelation", &TrainConfig::yDecorrelation),
       plain("mine_correction", &TrainConfig::mineCorrection),
       plain("mine_ema_rate", &TrainConfig::mineEmaRate),
       plain("score_clip", &TrainConfig::scoreClip),
@@ -160,6 +161,7 @@ const std::vector<Field>& fields() {
       plain("crop_pad", &TrainConfig::cropPad),
       plain("hflip", &TrainConfig::hflip),
       plain("crop_scale", &TrainConfig::cropScale),
+      plain("intensity_jitter", &TrainConfig::intensityJitter),
       plain("views", &TrainConfig::views),
       plain("local_same_view", &TrainConfig::localSameView),
       plain("prefetch", &TrainConfig::prefetch),
@@ -244,7 +246,7 @@ void TrainConfig::validate() const {
   require(steps > 0 || (finite(epochs) && epochs > 0 && epochs <= 1e6),
           "either steps > 0 or epochs in (0, 1e6] is needed");
   for (auto [name, v] : {std::pair<const char*, double>{"alpha", alpha}, {"beta", beta},
-                         {"gamma", gamma}})
+                         {"gamma", gamma}, {"y_decorrelation", yDecorrelation}})
     require(finite(v) && v >= 0 && v <= 1e4, std::string(name) + " must be in [0, 1e4]");
   require(alpha > 0 || beta > 0, "alpha or beta must be positive (no MI term is active)");
   require(headUnits >= 1 && headUnits <= 16384, "head_units must be in [1, 16384], got " +
@@ -277,6 +279,8 @@ void TrainConfig::validate() const {
   require(padTo >= 0 && padTo <= 4096, "pad_to must be in [0, 4096]");
   require(cropPad >= 0 && cropPad <= 64, "crop_pad must be in [0, 64]");
   require(views == 1 || views == 2, "views must be 1 or 2");
+  require(finite(intensityJitter) && intensityJitter >= 0 && intensityJitter < 1,
+          "intensity_jitter must be in [0, 1)");
   require(finite(cropScale) && cropScale >= 0.05 && cropScale <= 1,
           "crop_scale must be in [0.05, 1] (1 = off)");
   require(finite(minutes) && minutes >= 0 && minutes <= 1e7, "minutes must be in [0, 1e7] (0 = no time limit)");

@@ -55,6 +55,9 @@ void writeFileAtomic(const std::string& path, const std::string& text) {
 }
 
 std::vector<char> readFileBytes(const std::string& path) {
+  // An ifstream opens a directory without complaint and then reports a length near 2^63.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     if (!std::filesystem::exists(path)) throw Error(path + ": no such file");

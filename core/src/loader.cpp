@@ -25,6 +25,18 @@ struct Crop {
   double zoom = 1, top = 0, left = 0;
 };
 
+// Pixels in [-1, 1] (bytes / 127.5 - 1): v = (x + 1) / 2 in [0, 1], contrast about the
+// image's mean, then brightness, clamped to [0, 1], back to [-1, 1].
+void jitterIntensity(float* img, std::size_t n, double contrast, double brightness) {
+  double sum = 0;
+  for (std::size_t k = 0; k < n; ++k) sum += img[k];
+  const double mean = (sum / static_cast<double>(n) + 1) / 2;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double v = ((img[k] + 1) / 2 - mean) * contrast + mean;
+    img[k] = static_cast<float>(std::clamp(v * brightness, 0.0, 1.0) * 2 - 1);
+  }
+}
+
 // Writes one image into a C x H x W float buffer: cropped (if crop.zoom < 1), centred, shifted
 // by (dy, dx), optionally mirrored, scaled to [-1, 1]; pixels from outside the image are -1
 // (black).
@@ -161,10 +173,19 @@ Batch BatchLoader::make(std::int64_t step) {
         crop.top = unit() * (1 - crop.zoom) * m_data->height;
         crop.left = unit() * (1 - crop.zoom) * m_data->width;
       }
+      double contrast = 1, brightness = 1;
+      if (m_opt.intensityJitter > 0) {
+        const double s = m_opt.intensityJitter;
+        aug = mix(aug);
+        contrast = 1 - s + 2 * s * (static_cast<double>(aug >> 11) * (1.0 / 9007199254740992.0));
+        aug = mix(aug);
+        brightness = 1 - s + 2 * s * (static_cast<double>(aug >> 11) * (1.0 / 9007199254740992.0));
+      }
       if (g < first) continue;
       const std::int64_t i = g - first + static_cast<std::int64_t>(v) * m_batch;
-      writeImage(*m_data, idx, th, tw, dy, dx, flip, p + static_cast<std::size_t>(i) * c * th * tw,
-                 crop);
+      float* img = p + static_cast<std::size_t>(i) * c * th * tw;
+      writeImage(*m_data, idx, th, tw, dy, dx, flip, img, crop);
+      if (m_opt.intensityJitter > 0) jitterIntensity(img, static_cast<std::size_t>(c) * th * tw, contrast, brightness);
       if (v == 0) lab[i] = m_data->labelled() ? m_data->labels[idx] : -1;
     }
   }

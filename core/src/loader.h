@@ -25,6 +25,10 @@ struct LoaderOptions {
   // <1: a random square crop covering an area fraction in [cropScale, 1] of the image, scaled
   // back to the image's size (bilinear); 1 = off.
   double cropScale = 1;
+  // >0: random brightness and contrast, each a factor uniform in [1 - s, 1 + s] applied to the
+  // pixel values in [0, 1] (contrast about the image's mean), clamped; SimCLR's colour
+  // distortion for grey images. 0 = off.
+  double intensityJitter = 0;
   // 2: a batch holds every image twice, independently augmented: rows [0, N) are the first
   // view, rows [N, 2N) the second view of the same images in the same order.
   int views = 1;

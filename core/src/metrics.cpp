@@ -38,6 +38,8 @@ const std::vector<Column>& table() {
       {"data_wait_ms", &M::dataWaitMs, nullptr, nullptr},
       {"step_ms", &M::stepMs, nullptr, nullptr},
       {"knn_acc", &M::knnAccuracy, nullptr, nullptr},
+      // Added after the others so older files keep their column positions (resume re-maps them).
+      {"decorrelation_loss", &M::decorrelationLoss, nullptr, nullptr},
   };
   return t;
 }

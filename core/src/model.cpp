@@ -138,6 +138,18 @@ PairScores scoreWithinViews(const EncoderOutputs& f, Score score) {
 
 }  // namespace
 
+torch::Tensor decorrelationPenalty(const torch::Tensor& y, int views) {
+  TORCH_CHECK(y.dim() == 2 && y.size(0) % views == 0, "Y must be rows x width, rows per view");
+  torch::Tensor sum = torch::zeros({}, y.options().dtype(torch::kFloat));
+  for (const auto& view : y.to(torch::kFloat).chunk(views, 0)) {
+    auto z = view - view.mean(0, true);
+    z = z * torch::rsqrt(z.pow(2).mean(0, true) + 1e-5);
+    auto corr = torch::mm(z.t(), z) / static_cast<double>(view.size(0));
+    sum = sum + (corr.pow(2).sum() - torch::diagonal(corr).pow(2).sum()) / static_cast<double>(view.size(1));
+  }
+  return sum / static_cast<double>(views);
+}
+
 DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineState* localMine,
                                  MineState* globalMine, std::uint64_t step, int views) {
   const auto& c = m_config;
@@ -179,6 +191,10 @@ DimOutputs DimModelImpl::forward(const torch::Tensor& x, PriorDisc* prior, MineS
     auto d = (*prior)(torch::sigmoid(out.features.y)).to(torch::kFloat);
     out.priorLoss = torch::nn::functional::softplus(-d).mean();
     total = total + c.gamma * out.priorLoss;
+  }
+  if (c.yDecorrelation > 0) {
+    out.decorrelationLoss = decorrelationPenalty(out.features.y, views);
+    total = total + c.yDecorrelation * out.decorrelationLoss;
   }
   out.total = total;
   return out;

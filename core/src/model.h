@@ -22,8 +22,14 @@ struct DimOutputs {
   PairScores localScores;   // kept for the pair inspector
   torch::Tensor localSubset;  // locations scored this step (undefined = all)
   torch::Tensor priorLoss;  // encoder's prior-matching loss (undefined if gamma == 0)
-  torch::Tensor total;      // alpha * global + beta * local + gamma * prior
+  torch::Tensor decorrelationLoss;  // Y's decorrelation penalty (undefined if its weight is 0)
+  torch::Tensor total;      // alpha * global + beta * local + gamma * prior + decorrelation
 };
+
+// Sum over each view's rows of Y of the squared off-diagonal entries of Y's correlation matrix,
+// divided by Y's width, averaged over views: 0 for uncorrelated dimensions, width - 1 when every
+// dimension is one and the same.
+torch::Tensor decorrelationPenalty(const torch::Tensor& y, int views);
 
 class DimModelImpl : public torch::nn::Module {
  public:

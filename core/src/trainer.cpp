@@ -67,6 +67,48 @@ std::string csvRow(const MetricSample& s) {
   return row + '\n';
 }
 
+std::vector<std::string> splitCsvLine(const std::string& line) {
+  std::vector<std::string> cells;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = line.find(',', start);
+    cells.push_back(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return cells;
+    start = comma + 1;
+  }
+}
+
+// The columns of an existing metrics.csv (its header line) and how its rows map onto the
+// current columns: same names, other order or missing ones (empty cells), unknown ones dropped.
+class CsvLayout {
+ public:
+  explicit CsvLayout(std::string header) {
+    if (!header.empty() && header.back() == '\r') header.pop_back();
+    const auto& names = MetricSample::columns();
+    const auto cells = splitCsvLine(header);
+    m_same = cells == names;
+    for (const auto& c : cells) {
+      const auto it = std::find(names.begin(), names.end(), c);
+      m_target.push_back(it == names.end() ? -1 : static_cast<int>(it - names.begin()));
+    }
+  }
+  std::size_t columns() const { return m_target.size(); }
+  std::string toCurrent(const std::string& line) const {
+    if (m_same) return line;
+    std::vector<std::string> out(MetricSample::columns().size());
+    const auto cells = splitCsvLine(line);
+    for (std::size_t i = 0; i < cells.size() && i < m_target.size(); ++i)
+      if (m_target[i] >= 0) out[static_cast<std::size_t>(m_target[i])] = cells[i];
+    std::string row;
+    for (std::size_t i = 0; i < out.size(); ++i) row += (i ? "," : "") + out[i];
+    return row;
+  }
+
+ private:
+  std::vector<int> m_target;
+  bool m_same = false;
+};
+
 std::string csvHeader() {
   std::string h;
   for (const auto& c : MetricSample::columns()) h += (h.empty() ? "" : ",") + c;
@@ -199,6 +241,7 @@ void Trainer::Impl::build(TrainConfig config) {
   lo.hflip = cfg.hflip;
   lo.views = cfg.views;
   lo.cropScale = cfg.cropScale;
+  lo.intensityJitter = cfg.intensityJitter;
   lo.seed = cfg.seed;
   lo.prefetch = cfg.prefetch;
   lo.worldSize = dist.worldSize;
@@ -512,6 +555,7 @@ bool Trainer::Impl::trainStep(const Batch& batch, MetricSample& sample,
     sample.priorLoss = out.priorLoss.item<double>();
   }
   sample.loss = loss;
+  if (out.decorrelationLoss.defined()) sample.decorrelationLoss = out.decorrelationLoss.item<double>();
   if (out.local) sample.local = termStats(*out.local);
   if (out.global) sample.global = termStats(*out.global);
   return true;
@@ -614,20 +658,23 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& path, std::int64_t e
   if (!impl->runDir.empty()) {
     // Drop metrics logged after the checkpoint (they will be recomputed) and any torn last line.
     const std::string csv = (fs::path(impl->runDir) / "metrics.csv").string();
+    // A file written by an older version has other columns: its rows are re-mapped by name.
     std::string kept = csvHeader();
     if (fs::exists(csv)) {
       std::istringstream in(readFileText(csv));
       std::string line;
       std::getline(in, line);
-      const std::size_t columns = MetricSample::columns().size();
+      const CsvLayout layout(line);
       while (std::getline(in, line)) {
         if (in.eof()) break;  // no trailing newline: a torn write
-        if (static_cast<std::size_t>(std::count(line.begin(), line.end(), ',')) + 1 != columns)
+        if (static_cast<std::size_t>(std::count(line.begin(), line.end(), ',')) + 1 !=
+            layout.columns())
           continue;
+        const std::string row = layout.toCurrent(line);  // step first
         char* end = nullptr;
-        const double s = std::strtod(line.c_str(), &end);
-        if (end == line.c_str() || s > static_cast<double>(impl->step.load())) continue;
-        kept += line + '\n';
+        const double s = std::strtod(row.c_str(), &end);
+        if (end == row.c_str() || s > static_cast<double>(impl->step.load())) continue;
+        kept += row + '\n';
       }
     }
     writeFileAtomic(csv, kept);

@@ -61,6 +61,11 @@ struct TrainConfig {
   double alpha = 0.0;           // global term weight
   double beta = 1.0;            // local term weight
   double gamma = 0.1;           // prior term weight
+  // Weight of a penalty on the correlations between Y's dimensions over each view's batch (the
+  // squared off-diagonal entries of Y's correlation matrix, summed, divided by Y's width). DIM's
+  // prior term asks for independent dimensions adversarially; this asks for uncorrelated ones
+  // directly (Barlow Twins' redundancy reduction, VICReg's covariance term). 0 = off.
+  double yDecorrelation = 0.0;
   bool mineCorrection = false;  // DV: MINE's moving-average gradient correction
   double mineEmaRate = 0.01;
   double scoreClip = 0.0;       // >0: scores soft-clipped to [-c, c] with c*tanh(s/c)
@@ -110,6 +115,9 @@ struct TrainConfig {
   int cropPad = 0;        // random crop with this much padding (0 = off)
   bool hflip = false;     // random horizontal flip
   double cropScale = 1;   // <1: random crops of [cropScale, 1] of the area, resized (1 = off)
+  // >0: random brightness and contrast factors in [1 - s, 1 + s] (SimCLR's colour distortion
+  // for grey images; 0 = off)
+  double intensityJitter = 0;
   // 2: every image is drawn twice with independent augmentations (AMDIM's two views) and an
   // image's global vector Y of one view is scored against the local features of its other view
   // (both directions); negatives are the other images' locations. 1: the paper's DIM, where Y

@@ -35,6 +35,7 @@ struct MetricSample {
   double dataWaitMs = kNoValue;  // mean time a step waited for its batch since the last sample
   double stepMs = kNoValue;
   double knnAccuracy = kNoValue;  // online kNN accuracy of Y (only at evaluation steps)
+  double decorrelationLoss = kNoValue;  // Y's decorrelation penalty (before its weight)
 
   // The column names of metrics.csv, in order; and this sample's values in that order.
   static const std::vector<std::string>& columns();
