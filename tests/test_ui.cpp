@@ -484,10 +484,14 @@ class TestUi : public QObject {
     cfg.views = 2;
     cfg.minutes = 15;
     cfg.cropScale = 0.6;
+    cfg.intensityJitter = 0.35;
+    cfg.yDecorrelation = 2.5;
     panel.setConfig(cfg);
     TrainConfig back = panel.config();
     QCOMPARE(back.cropPad, 3);
     QCOMPARE(back.cropScale, 0.6);
+    QCOMPARE(back.intensityJitter, 0.35);
+    QCOMPARE(back.yDecorrelation, 2.5);
     QVERIFY(back.hflip);
     QCOMPARE(back.views, 2);
     QCOMPARE(back.minutes, 15.0);
@@ -497,8 +501,12 @@ class TestUi : public QObject {
     panel.findChild<QSpinBox*>(QStringLiteral("cropPad"))->setValue(0);
     panel.findChild<QDoubleSpinBox*>(QStringLiteral("minutes"))->setValue(0);
     panel.findChild<QDoubleSpinBox*>(QStringLiteral("cropScale"))->setValue(1.0);
+    panel.findChild<QDoubleSpinBox*>(QStringLiteral("jitter"))->setValue(0);
+    panel.findChild<QDoubleSpinBox*>(QStringLiteral("decorrelation"))->setValue(0.5);
     back = panel.config();
     QCOMPARE(back.cropScale, 1.0);
+    QCOMPARE(back.intensityJitter, 0.0);
+    QCOMPARE(back.yDecorrelation, 0.5);
     QCOMPARE(back.views, 1);
     QVERIFY(!back.hflip);
     QCOMPARE(back.cropPad, 0);

@@ -149,6 +149,10 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   m_beta->setToolTip(tr("Weight of the local MI term"));
   m_gamma = doubleSpin(this, -1, 1e4, 3, 0.1);
   m_gamma->setToolTip(tr("Weight of the prior-matching term"));
+  m_decorrelation = doubleSpin(this, -1, 1e4, 3, 0.1);
+  m_decorrelation->setObjectName(QStringLiteral("decorrelation"));
+  m_decorrelation->setToolTip(
+      tr("Weight of the penalty on correlated dimensions of Y (0 = off; docs/ENGINE.md)"));
   auto* weights = new QHBoxLayout;
   for (auto [name, spin] :
        {std::pair<const char*, QDoubleSpinBox*>{"α", m_alpha}, {"β", m_beta}, {"γ", m_gamma}}) {
@@ -156,6 +160,7 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
     weights->addWidget(spin, 1);
   }
   form->addRow(tr("Weights:"), weights);
+  form->addRow(tr("Y decorrelation:"), m_decorrelation);
   m_headUnits = intSpin(this, 0, 65536);
   m_headUnits->setObjectName(QStringLiteral("headUnits"));
   form->addRow(tr("Head units:"), m_headUnits);
@@ -245,6 +250,14 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
          "to the input size; 1 = no cropping. The studio defaults use 0.8: smaller crops lowered "
          "Y's probe accuracy (docs/BENCHMARKS.md)"));
   form->addRow(tr("Random crops:"), m_cropScale);
+  m_jitter = doubleSpin(this, 0, 0.95, 2, 0.05);
+  m_jitter->setObjectName(QStringLiteral("jitter"));
+  m_jitter->setPrefix(tr("± "));
+  m_jitter->setSuffix(tr(" (0 = off)"));
+  m_jitter->setToolTip(
+      tr("Random brightness and contrast: each a factor in [1 - s, 1 + s] per view (SimCLR's "
+         "colour distortion for grey images; docs/ENGINE.md)"));
+  form->addRow(tr("Intensity jitter:"), m_jitter);
 
   // Output
   m_outDir = new QLineEdit(this);
@@ -305,7 +318,8 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   connect(m_arch, &QComboBox::currentTextChanged, this, changed);
   for (QComboBox* c : {m_mode, m_estimator, m_precision, m_lrSchedule})
     connect(c, &QComboBox::currentIndexChanged, this, changed);
-  for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_lr, m_epochs, m_minutes, m_cropScale})
+  for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_decorrelation, m_lr, m_epochs, m_minutes,
+                            m_cropScale, m_jitter})
     connect(s, &QDoubleSpinBox::valueChanged, this, changed);
   for (QSpinBox* s : {m_batch, m_steps, m_seed, m_threads, m_headUnits, m_evalEvery, m_cropPad})
     connect(s, &QSpinBox::valueChanged, this, changed);
@@ -329,6 +343,7 @@ void RunSetupPanel::setConfig(const TrainConfig& config) {
   m_alpha->setValue(config.alpha);
   m_beta->setValue(config.beta);
   m_gamma->setValue(config.gamma);
+  m_decorrelation->setValue(config.yDecorrelation);
   m_headUnits->setValue(config.headUnits);
   m_evalEvery->setValue(config.evalEvery);
   m_batch->setValue(config.batch);
@@ -340,6 +355,7 @@ void RunSetupPanel::setConfig(const TrainConfig& config) {
   m_minutes->setValue(config.minutes);
   m_cropPad->setValue(config.cropPad);
   m_cropScale->setValue(config.cropScale);
+  m_jitter->setValue(config.intensityJitter);
   m_hflip->setChecked(config.hflip);
   m_views->setCurrentIndex(std::max(0, m_views->findData(config.views)));
   m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(config.seed, 2147483647u)));
@@ -364,6 +380,7 @@ TrainConfig RunSetupPanel::config() const {
   c.alpha = m_alpha->value();
   c.beta = m_beta->value();
   c.gamma = m_gamma->value();
+  c.yDecorrelation = m_decorrelation->value();
   c.headUnits = m_headUnits->value();
   c.evalEvery = m_evalEvery->value();
   c.batch = m_batch->value();
@@ -374,6 +391,7 @@ TrainConfig RunSetupPanel::config() const {
   c.minutes = m_minutes->value();
   c.cropPad = m_cropPad->value();
   c.cropScale = m_cropScale->value();
+  c.intensityJitter = m_jitter->value();
   c.hflip = m_hflip->isChecked();
   c.views = m_views->currentData().toInt();
   c.seed = static_cast<std::uint64_t>(m_seed->value());
@@ -428,6 +446,7 @@ void RunSetupPanel::revalidate() {
       {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits}, {"eval_every", m_evalEvery},
       {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs},
       {"minutes", m_minutes}, {"crop_pad", m_cropPad}, {"crop_scale", m_cropScale},
+      {"intensity_jitter", m_jitter}, {"y_decorrelation", m_decorrelation},
       {"precision", m_precision}};
   for (const auto& [prefix, widget] : fields) {
     const bool bad = about.startsWith(QLatin1String(prefix));

@@ -86,6 +86,8 @@ class RunSetupPanel final : public QWidget {
   QDoubleSpinBox* m_minutes = nullptr;
   QSpinBox* m_cropPad = nullptr;
   QDoubleSpinBox* m_cropScale = nullptr;
+  QDoubleSpinBox* m_jitter = nullptr;
+  QDoubleSpinBox* m_decorrelation = nullptr;
   QCheckBox* m_hflip = nullptr;
   QComboBox* m_views = nullptr;
   QLineEdit* m_outDir = nullptr;
