@@ -158,9 +158,10 @@ checkpoints/). Ctrl-C saves a checkpoint and exits cleanly (twice: exit at once)
 
 Settings start from named defaults or a config file, then the flags override them:
   --defaults studio    (the default) what measured best in 15 minutes on Fashion-MNIST: two
-                       augmented views (crops 0.8-1, mirror), the paper's local DIM term on
-                       each view (512-wide head, 1/4 of the locations, cosine scores / 0.1)
-                       plus a cross-view InfoNCE between the views' Y (y-dot head, T 0.2),
+                       augmented views (crops 0.8-1, mirror, brightness/contrast +-0.4),
+                       the paper's local DIM term on each view (512-wide head, 1/4 of the
+                       locations, cosine scores / 0.1) plus a cross-view InfoNCE between the
+                       views' Y (y-dot head, T 0.2) and Y's decorrelation (weight 1),
                        InfoNCE, batch 128, Adam 1e-3 with a cosine schedule, 15 minutes
   --defaults paper     the paper's DIM(L): one view, JSD, 2048-wide head, gamma 0.1,
                        batch 64, Adam 1e-4, one epoch

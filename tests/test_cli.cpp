@@ -468,7 +468,21 @@ class TestCli : public QObject {
     QCOMPARE(cfg.value(QStringLiteral("views")).toInt(), 2);
     QCOMPARE(cfg.value(QStringLiteral("global_head")).toString(), QStringLiteral("y-dot"));
     QCOMPARE(cfg.value(QStringLiteral("estimator")).toString(), QStringLiteral("nce"));
+    QCOMPARE(cfg.value(QStringLiteral("intensity_jitter")).toDouble(), 0.4);
+    QCOMPARE(cfg.value(QStringLiteral("y_decorrelation")).toDouble(), 1.0);
     QCOMPARE(cfg.value(QStringLiteral("batch")).toInt(), 8);  // flags still override
+    {
+      // The decorrelation term is logged: metrics.csv's decorrelation_loss holds a number.
+      QFile m(dir + QStringLiteral("/metrics.csv"));
+      QVERIFY(m.open(QIODevice::ReadOnly));
+      const QList<QByteArray> rows = m.readAll().trimmed().split('\n');
+      QVERIFY(rows.size() >= 2);
+      const int col = rows.first().split(',').indexOf("decorrelation_loss");
+      QVERIFY2(col >= 0, rows.first().constData());
+      bool ok = false;
+      const double v = rows.last().split(',').value(col).toDouble(&ok);
+      QVERIFY2(ok && v >= 0, rows.last().constData());
+    }
     // --steps without --minutes is the run's length: the defaults' 15 minutes are dropped.
     QCOMPARE(cfg.value(QStringLiteral("minutes")).toDouble(), 0.0);
     QCOMPARE(cfg.value(QStringLiteral("steps")).toInt(), 2);

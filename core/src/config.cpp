@@ -357,6 +357,8 @@ TrainConfig TrainConfig::defaults(const std::string& name) {
   c.views = 2;
   c.cropScale = 0.8;
   c.hflip = true;
+  c.intensityJitter = 0.4;
+  c.yDecorrelation = 1.0;
   c.batch = 128;
   c.lr = 1e-3;
   c.lrSchedule = LrSchedule::Cosine;
