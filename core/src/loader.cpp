@@ -162,13 +162,13 @@ Batch BatchLoader::make(std::int64_t step) {
         aug = mix(aug);
         flip = (aug >> 40) & 1;
       }
+      auto unit = [&] {  // the stream's next number, uniform in [0, 1)
+        aug = mix(aug);
+        return static_cast<double>(aug >> 11) * (1.0 / 9007199254740992.0);
+      };
       Crop crop;
       if (m_opt.cropScale < 1) {
         // Area fraction uniform in [cropScale, 1], square, anywhere inside the image.
-        auto unit = [&] {
-          aug = mix(aug);
-          return static_cast<double>(aug >> 11) * (1.0 / 9007199254740992.0);
-        };
         crop.zoom = std::sqrt(m_opt.cropScale + (1 - m_opt.cropScale) * unit());
         crop.top = unit() * (1 - crop.zoom) * m_data->height;
         crop.left = unit() * (1 - crop.zoom) * m_data->width;
@@ -176,16 +176,15 @@ Batch BatchLoader::make(std::int64_t step) {
       double contrast = 1, brightness = 1;
       if (m_opt.intensityJitter > 0) {
         const double s = m_opt.intensityJitter;
-        aug = mix(aug);
-        contrast = 1 - s + 2 * s * (static_cast<double>(aug >> 11) * (1.0 / 9007199254740992.0));
-        aug = mix(aug);
-        brightness = 1 - s + 2 * s * (static_cast<double>(aug >> 11) * (1.0 / 9007199254740992.0));
+        contrast = 1 - s + 2 * s * unit();
+        brightness = 1 - s + 2 * s * unit();
       }
       if (g < first) continue;
       const std::int64_t i = g - first + static_cast<std::int64_t>(v) * m_batch;
       float* img = p + static_cast<std::size_t>(i) * c * th * tw;
       writeImage(*m_data, idx, th, tw, dy, dx, flip, img, crop);
-      if (m_opt.intensityJitter > 0) jitterIntensity(img, static_cast<std::size_t>(c) * th * tw, contrast, brightness);
+      if (m_opt.intensityJitter > 0)
+        jitterIntensity(img, static_cast<std::size_t>(c) * th * tw, contrast, brightness);
       if (v == 0) lab[i] = m_data->labelled() ? m_data->labels[idx] : -1;
     }
   }
