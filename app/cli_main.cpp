@@ -158,7 +158,7 @@ checkpoints/). Ctrl-C saves a checkpoint and exits cleanly (twice: exit at once)
 
 Settings start from named defaults or a config file, then the flags override them:
   --defaults studio    (the default) what measured best in 15 minutes on Fashion-MNIST: two
-                       augmented views (crops 0.8-1, mirror, brightness/contrast +-0.4),
+                       augmented views (crops 0.8-1, mirror, brightness/contrast +-0.6),
                        the paper's local DIM term on each view (512-wide head, 1/4 of the
                        locations, cosine scores / 0.1) plus a cross-view InfoNCE between the
                        views' Y (y-dot head, T 0.2) and Y's decorrelation (weight 1),

@@ -468,7 +468,7 @@ class TestCli : public QObject {
     QCOMPARE(cfg.value(QStringLiteral("views")).toInt(), 2);
     QCOMPARE(cfg.value(QStringLiteral("global_head")).toString(), QStringLiteral("y-dot"));
     QCOMPARE(cfg.value(QStringLiteral("estimator")).toString(), QStringLiteral("nce"));
-    QCOMPARE(cfg.value(QStringLiteral("intensity_jitter")).toDouble(), 0.4);
+    QCOMPARE(cfg.value(QStringLiteral("intensity_jitter")).toDouble(), 0.6);
     QCOMPARE(cfg.value(QStringLiteral("y_decorrelation")).toDouble(), 1.0);
     QCOMPARE(cfg.value(QStringLiteral("batch")).toInt(), 8);  // flags still override
     {

@@ -357,7 +357,7 @@ TrainConfig TrainConfig::defaults(const std::string& name) {
   c.views = 2;
   c.cropScale = 0.8;
   c.hflip = true;
-  c.intensityJitter = 0.4;
+  c.intensityJitter = 0.6;
   c.yDecorrelation = 1.0;
   c.batch = 128;
   c.lr = 1e-3;
