@@ -67,6 +67,12 @@ std::string csvRow(const MetricSample& s) {
   return row + '\n';
 }
 
+std::string joinCsvCells(const std::vector<std::string>& cells) {
+  std::string row;
+  for (std::size_t i = 0; i < cells.size(); ++i) row += (i ? "," : "") + cells[i];
+  return row;
+}
+
 std::vector<std::string> splitCsvLine(const std::string& line) {
   std::vector<std::string> cells;
   std::size_t start = 0;
@@ -99,9 +105,7 @@ class CsvLayout {
     const auto cells = splitCsvLine(line);
     for (std::size_t i = 0; i < cells.size() && i < m_target.size(); ++i)
       if (m_target[i] >= 0) out[static_cast<std::size_t>(m_target[i])] = cells[i];
-    std::string row;
-    for (std::size_t i = 0; i < out.size(); ++i) row += (i ? "," : "") + out[i];
-    return row;
+    return joinCsvCells(out);
   }
 
  private:
@@ -109,11 +113,7 @@ class CsvLayout {
   bool m_same = false;
 };
 
-std::string csvHeader() {
-  std::string h;
-  for (const auto& c : MetricSample::columns()) h += (h.empty() ? "" : ",") + c;
-  return h + '\n';
-}
+std::string csvHeader() { return joinCsvCells(MetricSample::columns()) + '\n'; }
 
 // glibc serves blocks above 32 MB (a 4096 x 2048 float activation of the MI head is 33.5 MB)
 // with fresh mmap calls, so every step would page-fault and zero its big tensors again. Keeping
