@@ -205,6 +205,9 @@ training
   --crop-pad N --hflip --pad-to N   augmentation and padding
   --crop-scale S       random square crops of an area fraction in [S, 1], resized back
   --jitter S           random brightness and contrast factors in [1 - S, 1 + S] (0 = off)
+  --rotate D           random rotations in [-D, D] degrees (0 = off)
+  --erase P            random erasing: with probability P a rectangle of 2-33% of a view is
+                       filled with a random grey (0 = off)
   --views V            2: two augmented views per image, Y of one scored against the local
                        features of the other (AMDIM-style); 1: the paper's single view
   --local-same-view    with --views 2: the local term pairs Y with its own view's locations
@@ -321,6 +324,8 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--hflip")) c.hflip = true;
   if (a.has("--crop-scale")) c.cropScale = toDouble("--crop-scale", a.get("--crop-scale"));
   if (a.has("--jitter")) c.intensityJitter = toDouble("--jitter", a.get("--jitter"));
+  if (a.has("--rotate")) c.rotationDegrees = toDouble("--rotate", a.get("--rotate"));
+  if (a.has("--erase")) c.erasing = toDouble("--erase", a.get("--erase"));
   if (a.has("--views")) c.views = static_cast<int>(toInt("--views", a.get("--views")));
   if (a.has("--pad-to")) c.padTo = static_cast<int>(toInt("--pad-to", a.get("--pad-to")));
   if (a.has("--out")) c.outDir = a.get("--out");
@@ -342,7 +347,7 @@ const std::vector<std::string> kTrainValueFlags = {
     "--config", "--defaults", "--data", "--format", "--split", "--resize", "--data-limit", "--arch", "--mode",
     "--estimator", "--alpha", "--beta", "--gamma", "--y-decorrelation", "--head-units", "--local-head", "--global-head",
     "--score-clip", "--score-scale", "--y-dot-temperature", "--local-fraction", "--batch", "--lr", "--lr-schedule", "--warmup", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
-    "--precision", "--crop-pad", "--crop-scale", "--jitter", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
+    "--precision", "--crop-pad", "--crop-scale", "--jitter", "--rotate", "--erase", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
 const std::vector<std::string> kTrainSwitches = {"--json",  "--quiet", "--mine", "--cosine", "--local-same-view", "--y-dot-direct",
                                                  "--hflip", "--help",  "--dist-gather-negatives"};

@@ -21,6 +21,8 @@ class TestConfig : public QObject {
     c.alpha = 0.5;
     c.yDecorrelation = 0.25;
     c.intensityJitter = 0.375;
+    c.rotationDegrees = 12.5;
+    c.erasing = 0.75;
     c.batch = 17;
     c.lr = 3e-4;
     c.seed = 12345678901ull;
@@ -33,6 +35,8 @@ class TestConfig : public QObject {
     QCOMPARE(d.batch, 17);
     QCOMPARE(d.yDecorrelation, 0.25);
     QCOMPARE(d.intensityJitter, 0.375);
+    QCOMPARE(d.rotationDegrees, 12.5);
+    QCOMPARE(d.erasing, 0.75);
     QCOMPARE(d.seed, 12345678901ull);
     QVERIFY(d.mode == Mode::LocalGlobal);
     QVERIFY(d.estimator == Estimator::Nwj);
@@ -82,6 +86,8 @@ class TestConfig : public QObject {
     QTest::newRow("epochs") << R"({"steps": 0, "epochs": 0})" << "epochs";
     QTest::newRow("negative gamma") << R"({"gamma": -1})" << "gamma";
     QTest::newRow("jitter 1") << R"({"intensity_jitter": 1})" << "intensity_jitter";
+    QTest::newRow("rotation 200") << R"({"rotation_degrees": 200})" << "rotation_degrees";
+    QTest::newRow("erasing 1.5") << R"({"random_erasing": 1.5})" << "random_erasing";
     QTest::newRow("negative decorrelation") << R"({"y_decorrelation": -0.5})" << "y_decorrelation";
     QTest::newRow("local global-disc") << R"({"local_head": "global-disc"})" << "local_head";
   }

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <QtTest>
+#include <set>
 
 #include <functional>
 #include <sstream>
@@ -586,6 +587,86 @@ class TestModel : public QObject {
     zero.intensityJitter = 0;
     BatchLoader lz(set, 8, zero);
     QVERIFY(torch::equal(lz.make(1).images, bp.images));
+  }
+
+  // Random erasing: with probability 1 every view differs from the plain image in exactly one
+  // filled rectangle of one grey (2-33% of the area, so at most 33% of the pixels) and is equal
+  // outside it; the rectangles differ between views; probability 0.5 erases some views and not
+  // others.
+  void loaderRandomErasingFillsOneRectangle() {
+    auto set = std::make_shared<ImageSet>();
+    set->channels = 1;
+    set->height = set->width = 16;
+    set->count = 32;
+    set->pixels.resize(32 * 256);
+    for (std::size_t i = 0; i < set->pixels.size(); ++i)
+      set->pixels[i] = static_cast<std::uint8_t>((i * 53) % 251);
+    LoaderOptions plain;
+    plain.views = 2;
+    plain.seed = 5;
+    LoaderOptions all = plain, half = plain;
+    all.erasing = 1;
+    half.erasing = 0.5;
+    const Batch bp = BatchLoader(set, 32, plain).make(0), ba = BatchLoader(set, 32, all).make(0);
+    const Batch bh = BatchLoader(set, 32, half).make(0);
+    std::set<std::vector<int>> boxes;
+    int erasedHalf = 0;
+    for (int r = 0; r < 64; ++r) {
+      const auto diff = ba.images[r][0].ne(bp.images[r][0]);
+      const auto where = diff.nonzero();  // (n, 2): rows and columns
+      QVERIFY2(where.size(0) > 0, "a view was not erased with probability 1");
+      const int y0 = where.select(1, 0).min().item<int>(), y1 = where.select(1, 0).max().item<int>();
+      const int x0 = where.select(1, 1).min().item<int>(), x1 = where.select(1, 1).max().item<int>();
+      const auto box = ba.images[r][0].slice(0, y0, y1 + 1).slice(1, x0, x1 + 1);
+      const float v = box[0][0].item<float>();
+      QVERIFY(box.eq(v).all().item<bool>());  // one grey over the whole rectangle
+      QVERIFY(v >= -1 && v <= 1);
+      QVERIFY2((y1 - y0 + 1) * (x1 - x0 + 1) <= 1.25 * 0.33 * 256, "rectangle far larger than 33%");
+      boxes.insert({y0, y1, x0, x1});
+      if (!bh.images[r].equal(bp.images[r])) ++erasedHalf;
+    }
+    QVERIFY2(boxes.size() > 32, "the rectangles repeat");
+    QVERIFY2(erasedHalf > 16 && erasedHalf < 48, qPrintable(QString::number(erasedHalf)));
+    QVERIFY(torch::equal(ba.labels, bp.labels));
+  }
+
+  // Random rotation: a bright square off the centre of a black image moves on a circle about the
+  // centre (its distance to the centre is kept), by an angle within [-d, d] that differs between
+  // views; without rotation the image is the square itself.
+  void loaderRotationTurnsAboutTheCentre() {
+    auto set = std::make_shared<ImageSet>();
+    set->channels = 1;
+    set->height = set->width = 28;
+    set->count = 16;
+    set->pixels.assign(16 * 28 * 28, 0);
+    for (int i = 0; i < 16; ++i)
+      for (int y = 5; y < 9; ++y)  // a 4 x 4 square centred at (7, 14): 7 px above the centre
+        for (int x = 12; x < 16; ++x) set->pixels[static_cast<std::size_t>(i) * 784 + y * 28 + x] = 255;
+    LoaderOptions plain;
+    plain.views = 2;
+    plain.seed = 9;
+    LoaderOptions rot = plain;
+    rot.rotationDegrees = 40;
+    const Batch b = BatchLoader(set, 16, rot).make(2);
+    const auto ys = torch::arange(28, torch::kFloat).view({28, 1}) + 0.5f - 14;
+    const auto xs = torch::arange(28, torch::kFloat).view({1, 28}) + 0.5f - 14;
+    std::vector<double> angles;
+    for (int r = 0; r < 32; ++r) {
+      const auto w = (b.images[r][0] + 1) / 2;  // black 0, the square ~1
+      const double mass = w.sum().item<double>();
+      QVERIFY2(std::abs(mass - 16) < 1, qPrintable(QString::number(mass)));  // area kept
+      const double cy = (w * ys).sum().item<double>() / mass, cx = (w * xs).sum().item<double>() / mass;
+      QVERIFY2(std::abs(std::hypot(cy, cx) - 7) < 0.25, qPrintable(QString::number(std::hypot(cy, cx))));
+      const double deg = std::atan2(cx, -cy) * 180 / M_PI;  // 0 = straight up
+      QVERIFY2(std::abs(deg) <= 40.5, qPrintable(QString::number(deg)));
+      angles.push_back(deg);
+    }
+    const auto [lo, hi] = std::minmax_element(angles.begin(), angles.end());
+    QVERIFY2(*hi - *lo > 20, "the angles barely vary");
+    for (int r = 0; r < 16; ++r) QVERIFY(std::abs(angles[r] - angles[r + 16]) > 1e-3);
+    auto expected = torch::full_like(b.images, -1);
+    expected.slice(2, 5, 9).slice(3, 12, 16).fill_(1);
+    QVERIFY(torch::allclose(BatchLoader(set, 16, plain).make(2).images, expected, 0, 1e-6));
   }
 };
 

@@ -258,6 +258,20 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
       tr("Random brightness and contrast: each a factor in [1 - s, 1 + s] per view (SimCLR's "
          "colour distortion for grey images; docs/ENGINE.md)"));
   form->addRow(tr("Intensity jitter:"), m_jitter);
+  m_rotation = doubleSpin(this, 0, 180, 1, 5);
+  m_rotation->setObjectName(QStringLiteral("rotation"));
+  m_rotation->setPrefix(tr("± "));
+  m_rotation->setSuffix(tr("° (0 = off)"));
+  m_rotation->setToolTip(tr("Random rotations of each view, uniform in [-d, d] degrees, about the "
+                            "image's centre; corners from outside the image are black"));
+  form->addRow(tr("Rotation:"), m_rotation);
+  m_erasing = doubleSpin(this, 0, 1, 2, 0.05);
+  m_erasing->setObjectName(QStringLiteral("erasing"));
+  m_erasing->setPrefix(tr("p "));
+  m_erasing->setSuffix(tr(" (0 = off)"));
+  m_erasing->setToolTip(tr("Random erasing: with this probability one rectangle of 2-33% of a "
+                           "view is filled with a random grey"));
+  form->addRow(tr("Random erasing:"), m_erasing);
 
   // Output
   m_outDir = new QLineEdit(this);
@@ -319,7 +333,7 @@ RunSetupPanel::RunSetupPanel(QWidget* parent) : QWidget(parent) {
   for (QComboBox* c : {m_mode, m_estimator, m_precision, m_lrSchedule})
     connect(c, &QComboBox::currentIndexChanged, this, changed);
   for (QDoubleSpinBox* s : {m_alpha, m_beta, m_gamma, m_decorrelation, m_lr, m_epochs, m_minutes,
-                            m_cropScale, m_jitter})
+                            m_cropScale, m_jitter, m_rotation, m_erasing})
     connect(s, &QDoubleSpinBox::valueChanged, this, changed);
   for (QSpinBox* s : {m_batch, m_steps, m_seed, m_threads, m_headUnits, m_evalEvery, m_cropPad})
     connect(s, &QSpinBox::valueChanged, this, changed);
@@ -356,6 +370,8 @@ void RunSetupPanel::setConfig(const TrainConfig& config) {
   m_cropPad->setValue(config.cropPad);
   m_cropScale->setValue(config.cropScale);
   m_jitter->setValue(config.intensityJitter);
+  m_rotation->setValue(config.rotationDegrees);
+  m_erasing->setValue(config.erasing);
   m_hflip->setChecked(config.hflip);
   m_views->setCurrentIndex(std::max(0, m_views->findData(config.views)));
   m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(config.seed, 2147483647u)));
@@ -392,6 +408,8 @@ TrainConfig RunSetupPanel::config() const {
   c.cropPad = m_cropPad->value();
   c.cropScale = m_cropScale->value();
   c.intensityJitter = m_jitter->value();
+  c.rotationDegrees = m_rotation->value();
+  c.erasing = m_erasing->value();
   c.hflip = m_hflip->isChecked();
   c.views = m_views->currentData().toInt();
   c.seed = static_cast<std::uint64_t>(m_seed->value());
@@ -446,7 +464,8 @@ void RunSetupPanel::revalidate() {
       {"beta", m_beta},       {"gamma", m_gamma}, {"head_units", m_headUnits}, {"eval_every", m_evalEvery},
       {"threads", m_threads}, {"steps", m_steps}, {"either steps", m_epochs},
       {"minutes", m_minutes}, {"crop_pad", m_cropPad}, {"crop_scale", m_cropScale},
-      {"intensity_jitter", m_jitter}, {"y_decorrelation", m_decorrelation},
+      {"intensity_jitter", m_jitter}, {"rotation_degrees", m_rotation},
+      {"random_erasing", m_erasing}, {"y_decorrelation", m_decorrelation},
       {"precision", m_precision}};
   for (const auto& [prefix, widget] : fields) {
     const bool bad = about.startsWith(QLatin1String(prefix));

@@ -87,6 +87,8 @@ class RunSetupPanel final : public QWidget {
   QSpinBox* m_cropPad = nullptr;
   QDoubleSpinBox* m_cropScale = nullptr;
   QDoubleSpinBox* m_jitter = nullptr;
+  QDoubleSpinBox* m_rotation = nullptr;
+  QDoubleSpinBox* m_erasing = nullptr;
   QDoubleSpinBox* m_decorrelation = nullptr;
   QCheckBox* m_hflip = nullptr;
   QComboBox* m_views = nullptr;

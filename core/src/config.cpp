@@ -162,6 +162,8 @@ const std::vector<Field>& fields() {
       plain("hflip", &TrainConfig::hflip),
       plain("crop_scale", &TrainConfig::cropScale),
       plain("intensity_jitter", &TrainConfig::intensityJitter),
+      plain("rotation_degrees", &TrainConfig::rotationDegrees),
+      plain("random_erasing", &TrainConfig::erasing),
       plain("views", &TrainConfig::views),
       plain("local_same_view", &TrainConfig::localSameView),
       plain("prefetch", &TrainConfig::prefetch),
@@ -281,6 +283,9 @@ void TrainConfig::validate() const {
   require(views == 1 || views == 2, "views must be 1 or 2");
   require(finite(intensityJitter) && intensityJitter >= 0 && intensityJitter < 1,
           "intensity_jitter must be in [0, 1)");
+  require(finite(rotationDegrees) && rotationDegrees >= 0 && rotationDegrees <= 180,
+          "rotation_degrees must be in [0, 180]");
+  require(finite(erasing) && erasing >= 0 && erasing <= 1, "random_erasing must be in [0, 1]");
   require(finite(cropScale) && cropScale >= 0.05 && cropScale <= 1,
           "crop_scale must be in [0.05, 1] (1 = off)");
   require(finite(minutes) && minutes >= 0 && minutes <= 1e7, "minutes must be in [0, 1e7] (0 = no time limit)");

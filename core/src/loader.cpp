@@ -21,8 +21,18 @@ std::uint64_t mix(std::uint64_t x) {
 
 // A random crop of zoom x the image's height and width, its top-left corner at (top, left) in
 // source pixels, stretched back to the image's size with bilinear sampling. zoom 1: no crop.
+// rotated: the crop's content is also turned by the angle whose cosine and sine are cos and sin,
+// about the crop's centre.
 struct Crop {
   double zoom = 1, top = 0, left = 0;
+  bool rotated = false;
+  double cos = 1, sin = 0;
+};
+
+// Random erasing: fills rows [top, top + h) and columns [left, left + w) of every channel.
+struct Erase {
+  int top = 0, left = 0, h = 0, w = 0;
+  float value = 0;
 };
 
 // Pixels in [-1, 1] (bytes / 127.5 - 1): v = (x + 1) / 2 in [0, 1], contrast about the
@@ -45,7 +55,7 @@ void writeImage(const ImageSet& set, std::int64_t index, int th, int tw, int dy,
   const int c = set.channels, h = set.height, w = set.width;
   const std::uint8_t* src = set.image(static_cast<int>(index));
   const int offY = (th - h) / 2 + dy, offX = (tw - w) / 2 + dx;
-  const bool cropped = crop.zoom < 1;
+  const bool cropped = crop.zoom < 1 || crop.rotated;
   auto pixel = [&](const std::uint8_t* plane, int y, int x) {
     return (y < 0 || y >= h || x < 0 || x >= w)
                ? -1.0f
@@ -53,9 +63,17 @@ void writeImage(const ImageSet& set, std::int64_t index, int th, int tw, int dy,
   };
   // Bilinear sample of the crop at image position (iy, ix); sample positions stay inside the
   // image (the crop does), clamped at its edge pixels.
+  // A rotated crop samples about its centre and may reach outside the image (black there).
   auto sample = [&](const std::uint8_t* plane, int iy, int ix) {
-    const double sy = std::clamp(crop.top + (iy + 0.5) * crop.zoom - 0.5, 0.0, h - 1.0);
-    const double sx = std::clamp(crop.left + (ix + 0.5) * crop.zoom - 0.5, 0.0, w - 1.0);
+    double sy, sx;
+    if (crop.rotated) {
+      const double ry = (iy + 0.5 - h / 2.0) * crop.zoom, rx = (ix + 0.5 - w / 2.0) * crop.zoom;
+      sy = crop.top + crop.zoom * h / 2.0 + crop.cos * ry - crop.sin * rx - 0.5;
+      sx = crop.left + crop.zoom * w / 2.0 + crop.sin * ry + crop.cos * rx - 0.5;
+    } else {
+      sy = std::clamp(crop.top + (iy + 0.5) * crop.zoom - 0.5, 0.0, h - 1.0);
+      sx = std::clamp(crop.left + (ix + 0.5) * crop.zoom - 0.5, 0.0, w - 1.0);
+    }
     const int y0 = static_cast<int>(std::floor(sy)), x0 = static_cast<int>(std::floor(sx));
     const float fy = static_cast<float>(sy - y0), fx = static_cast<float>(sx - x0);
     return (1 - fy) * ((1 - fx) * pixel(plane, y0, x0) + fx * pixel(plane, y0, x0 + 1)) +
@@ -173,11 +191,30 @@ Batch BatchLoader::make(std::int64_t step) {
         crop.top = unit() * (1 - crop.zoom) * m_data->height;
         crop.left = unit() * (1 - crop.zoom) * m_data->width;
       }
+      if (m_opt.rotationDegrees > 0) {
+        const double a = (2 * unit() - 1) * m_opt.rotationDegrees * (M_PI / 180);
+        crop.rotated = true;
+        crop.cos = std::cos(a);
+        crop.sin = std::sin(a);
+      }
       double contrast = 1, brightness = 1;
       if (m_opt.intensityJitter > 0) {
         const double s = m_opt.intensityJitter;
         contrast = 1 - s + 2 * s * unit();
         brightness = 1 - s + 2 * s * unit();
+      }
+      Erase erase;
+      if (m_opt.erasing > 0) {  // always six draws, so the stream does not depend on the outcome
+        const bool on = unit() < m_opt.erasing;
+        const double area = (0.02 + 0.31 * unit()) * th * tw;
+        const double aspect = std::exp(std::log(0.3) + (std::log(3.3) - std::log(0.3)) * unit());
+        const double top = unit(), left = unit();
+        erase.value = static_cast<float>(2 * unit() - 1);
+        erase.h = static_cast<int>(std::lround(std::sqrt(area * aspect)));
+        erase.w = static_cast<int>(std::lround(std::sqrt(area / aspect)));
+        if (!on || erase.h < 1 || erase.w < 1 || erase.h > th || erase.w > tw) erase.h = erase.w = 0;
+        erase.top = static_cast<int>(top * (th - erase.h + 1));
+        erase.left = static_cast<int>(left * (tw - erase.w + 1));
       }
       if (g < first) continue;
       const std::int64_t i = g - first + static_cast<std::int64_t>(v) * m_batch;
@@ -185,6 +222,10 @@ Batch BatchLoader::make(std::int64_t step) {
       writeImage(*m_data, idx, th, tw, dy, dx, flip, img, crop);
       if (m_opt.intensityJitter > 0)
         jitterIntensity(img, static_cast<std::size_t>(c) * th * tw, contrast, brightness);
+      for (int ch = 0; ch < c; ++ch)
+        for (int y = erase.top; y < erase.top + erase.h; ++y)
+          std::fill_n(img + (static_cast<std::size_t>(ch) * th + y) * tw + erase.left, erase.w,
+                      erase.value);
       if (v == 0) lab[i] = m_data->labelled() ? m_data->labels[idx] : -1;
     }
   }

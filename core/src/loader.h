@@ -29,6 +29,13 @@ struct LoaderOptions {
   // pixel values in [0, 1] (contrast about the image's mean), clamped; SimCLR's colour
   // distortion for grey images. 0 = off.
   double intensityJitter = 0;
+  // >0: a random rotation, uniform in [-d, d] degrees, about the (cropped) image's centre;
+  // bilinear, pixels from outside the image black. 0 = off.
+  double rotationDegrees = 0;
+  // >0: with this probability, one random rectangle of each view (2-33% of the area, aspect
+  // 0.3-3.3) is filled with a random grey, after the other augmentations (random erasing,
+  // Zhong et al. 2020). 0 = off.
+  double erasing = 0;
   // 2: a batch holds every image twice, independently augmented: rows [0, N) are the first
   // view, rows [N, 2N) the second view of the same images in the same order.
   int views = 1;

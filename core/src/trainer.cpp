@@ -242,6 +242,8 @@ void Trainer::Impl::build(TrainConfig config) {
   lo.views = cfg.views;
   lo.cropScale = cfg.cropScale;
   lo.intensityJitter = cfg.intensityJitter;
+  lo.rotationDegrees = cfg.rotationDegrees;
+  lo.erasing = cfg.erasing;
   lo.seed = cfg.seed;
   lo.prefetch = cfg.prefetch;
   lo.worldSize = dist.worldSize;

@@ -118,6 +118,10 @@ struct TrainConfig {
   // >0: random brightness and contrast factors in [1 - s, 1 + s] (SimCLR's colour distortion
   // for grey images; 0 = off)
   double intensityJitter = 0;
+  double rotationDegrees = 0;  // >0: random rotations in [-d, d] degrees (0 = off)
+  // >0: probability of random erasing, one rectangle of 2-33% of a view filled with a random
+  // grey (0 = off)
+  double erasing = 0;
   // 2: every image is drawn twice with independent augmentations (AMDIM's two views) and an
   // image's global vector Y of one view is scored against the local features of its other view
   // (both directions); negatives are the other images' locations. 1: the paper's DIM, where Y
