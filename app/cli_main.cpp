@@ -158,11 +158,12 @@ checkpoints/). Ctrl-C saves a checkpoint and exits cleanly (twice: exit at once)
 
 Settings start from named defaults or a config file, then the flags override them:
   --defaults studio    (the default) what measured best in 15 minutes on Fashion-MNIST: two
-                       augmented views (crops 0.8-1, mirror, brightness/contrast +-0.6),
-                       the paper's local DIM term on each view (512-wide head, 1/4 of the
-                       locations, cosine scores / 0.1) plus a cross-view InfoNCE between the
-                       views' Y (y-dot head, T 0.2) and Y's decorrelation (weight 1),
-                       InfoNCE, batch 128, Adam 1e-3 with a cosine schedule, 15 minutes
+                       augmented views (crops 0.8-1, mirror, brightness/contrast +-0.6,
+                       random erasing p 0.5), a local DIM term pairing each view's Y with the
+                       other view's locations (512-wide head, 1/4 of the locations, cosine
+                       scores / 0.1), a cross-view InfoNCE between the views' Y (y-dot head,
+                       T 0.2, alpha 2) and Y's decorrelation (weight 1), InfoNCE, batch 128,
+                       Adam 1e-3 with a cosine schedule, 15 minutes
   --defaults paper     the paper's DIM(L): one view, JSD, 2048-wide head, gamma 0.1,
                        batch 64, Adam 1e-4, one epoch
   --config FILE        a config.json or recipe (resources/recipes); keys it does not
@@ -211,6 +212,7 @@ training
   --views V            2: two augmented views per image, Y of one scored against the local
                        features of the other (AMDIM-style); 1: the paper's single view
   --local-same-view    with --views 2: the local term pairs Y with its own view's locations
+  --local-cross-view   with --views 2: ... with the other view's locations (the studio default)
 output
   --out DIR            run folder (default runs/<date-time>)
   --log-every N        steps between logged metrics (default 10)
@@ -296,6 +298,7 @@ void applyTrainFlags(const Args& a, TrainConfig& c) {
   if (a.has("--mine")) c.mineCorrection = true;
   if (a.has("--cosine")) c.cosineScores = true;
   if (a.has("--local-same-view")) c.localSameView = true;
+  if (a.has("--local-cross-view")) c.localSameView = false;
   if (a.has("--y-dot-direct")) c.yDotProjection = false;
   if (a.has("--y-dot-temperature"))
     c.yDotTemperature = toDouble("--y-dot-temperature", a.get("--y-dot-temperature"));
@@ -349,7 +352,8 @@ const std::vector<std::string> kTrainValueFlags = {
     "--score-clip", "--score-scale", "--y-dot-temperature", "--local-fraction", "--batch", "--lr", "--lr-schedule", "--warmup", "--steps", "--epochs", "--minutes", "--seed", "--threads", "--device",
     "--precision", "--crop-pad", "--crop-scale", "--jitter", "--rotate", "--erase", "--views", "--pad-to", "--out", "--log-every", "--eval-every", "--eval-images", "--checkpoint-every", "--autosave-minutes",
     "--negative-groups"};
-const std::vector<std::string> kTrainSwitches = {"--json",  "--quiet", "--mine", "--cosine", "--local-same-view", "--y-dot-direct",
+const std::vector<std::string> kTrainSwitches = {"--json",  "--quiet", "--mine", "--cosine", "--local-same-view", "--local-cross-view",
+                                                 "--y-dot-direct",
                                                  "--hflip", "--help",  "--dist-gather-negatives"};
 
 // Runs a trainer on a worker thread while this thread draws progress and watches for Ctrl-C.

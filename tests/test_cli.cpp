@@ -470,6 +470,9 @@ class TestCli : public QObject {
     QCOMPARE(cfg.value(QStringLiteral("estimator")).toString(), QStringLiteral("nce"));
     QCOMPARE(cfg.value(QStringLiteral("intensity_jitter")).toDouble(), 0.6);
     QCOMPARE(cfg.value(QStringLiteral("y_decorrelation")).toDouble(), 1.0);
+    QCOMPARE(cfg.value(QStringLiteral("random_erasing")).toDouble(), 0.5);
+    QCOMPARE(cfg.value(QStringLiteral("alpha")).toDouble(), 2.0);
+    QVERIFY(!cfg.value(QStringLiteral("local_same_view")).toBool());
     QCOMPARE(cfg.value(QStringLiteral("batch")).toInt(), 8);  // flags still override
     {
       // The decorrelation term is logged: metrics.csv's decorrelation_loss holds a number.
@@ -489,6 +492,20 @@ class TestCli : public QObject {
     // The pair inspector shows such a run's local pairs (its y-dot term needs two views).
     const Run pairs = run({QStringLiteral("pairs"), dir, QStringLiteral("--batch"), QStringLiteral("4")});
     QVERIFY2(pairs.code == 0 && pairs.out.contains("hardest negatives"), qPrintable(pairs.describe()));
+    {
+      // --local-same-view brings back the paper's same-view local pairing, written to config.json.
+      const QString same = m_scratch.filePath(QStringLiteral("studio-same-view"));
+      const Run r2 = run({QStringLiteral("train"), QStringLiteral("--data"), m_data,
+                          QStringLiteral("--data-limit"), QStringLiteral("64"), QStringLiteral("--batch"),
+                          QStringLiteral("8"), QStringLiteral("--head-units"), QStringLiteral("16"),
+                          QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--steps"),
+                          QStringLiteral("1"), QStringLiteral("--quiet"), QStringLiteral("--local-same-view"),
+                          QStringLiteral("--out"), same});
+      QVERIFY2(r2.code == 0, qPrintable(r2.describe()));
+      QFile c2(same + QStringLiteral("/config.json"));
+      QVERIFY(c2.open(QIODevice::ReadOnly));
+      QVERIFY(QJsonDocument::fromJson(c2.readAll()).object().value(QStringLiteral("local_same_view")).toBool());
+    }
     // Unknown names and two starting points are usage errors that name the problem.
     const Run bogus = run({QStringLiteral("train"), QStringLiteral("--defaults"),
                            QStringLiteral("bogus"), QStringLiteral("--out"), dir + QStringLiteral("-x")});

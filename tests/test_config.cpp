@@ -221,7 +221,8 @@ class TestConfig : public QObject {
     QVERIFY(s.toJson() != TrainConfig{}.toJson());
     QCOMPARE(s.views, 2);
     QVERIFY(s.globalHead == HeadKind::YDot);
-    QVERIFY(s.localSameView);  // the pair inspector's one-view pairs are the local term's
+    QVERIFY(!s.localSameView);  // the local term crosses views, like the global one (AMDIM)
+    QCOMPARE(s.erasing, 0.5);
     QVERIFY(s.mode == Mode::LocalGlobal && s.alpha > 0 && s.beta > 0);
     // Round trip: a run's config.json written from the preset reads back as the preset.
     QCOMPARE(TrainConfig::fromJson(s.toJson()).toJson(), s.toJson());

@@ -554,7 +554,9 @@ class TestUi : public QObject {
     const TrainConfig c = w.setupPanel()->config();
     QCOMPARE(c.views, 2);
     QVERIFY(c.globalHead == HeadKind::YDot);
-    QVERIFY(c.localSameView);
+    QVERIFY(!c.localSameView);
+    QCOMPARE(c.erasing, 0.5);
+    QCOMPARE(c.alpha, 2.0);
     QCOMPARE(c.headUnits, 512);
     QVERIFY(c.lrSchedule == LrSchedule::Cosine);
     QVERIFY(c.outDir.empty());

@@ -348,13 +348,13 @@ TrainConfig TrainConfig::defaults(const std::string& name) {
     throw Error("unknown defaults '" + name + "' (studio or paper)");
   // Each choice and what it measured: docs/BENCHMARKS.md, "The 15-minute quality bar".
   c.mode = Mode::LocalGlobal;
-  c.alpha = 1.0;
+  c.alpha = 2.0;
   c.beta = 1.0;
   c.gamma = 0.0;
   c.estimator = Estimator::Nce;
   c.globalHead = HeadKind::YDot;
   c.yDotTemperature = 0.2;
-  c.localSameView = true;
+  c.localSameView = false;
   c.cosineScores = true;
   c.scoreScale = 10.0;
   c.headUnits = 512;
@@ -363,6 +363,7 @@ TrainConfig TrainConfig::defaults(const std::string& name) {
   c.cropScale = 0.8;
   c.hflip = true;
   c.intensityJitter = 0.6;
+  c.erasing = 0.5;
   c.yDecorrelation = 1.0;
   c.batch = 128;
   c.lr = 1e-3;
