@@ -454,13 +454,16 @@ class TestCli : public QObject {
   void trainStartsFromTheStudioDefaults() {
     REQUIRE_DATA();
     const QString dir = m_scratch.filePath(QStringLiteral("studio-run"));
-    // No --defaults: the studio's (two views, local term on each, cross-view y-dot).
-    const Run r = run({QStringLiteral("train"), QStringLiteral("--data"), m_data,
-                       QStringLiteral("--data-limit"), QStringLiteral("256"),
-                       QStringLiteral("--batch"), QStringLiteral("8"), QStringLiteral("--head-units"),
-                       QStringLiteral("32"), QStringLiteral("--threads"), QStringLiteral("1"),
-                       QStringLiteral("--steps"), QStringLiteral("2"), QStringLiteral("--quiet"),
-                       QStringLiteral("--out"), dir});
+    // No --defaults: the studio's (two views, local and y-dot terms across them); a tiny run.
+    const auto studioArgs = [&](const QString& out) {
+      return QStringList{QStringLiteral("train"), QStringLiteral("--data"), m_data,
+                         QStringLiteral("--data-limit"), QStringLiteral("256"),
+                         QStringLiteral("--batch"), QStringLiteral("8"), QStringLiteral("--head-units"),
+                         QStringLiteral("32"), QStringLiteral("--threads"), QStringLiteral("1"),
+                         QStringLiteral("--steps"), QStringLiteral("2"), QStringLiteral("--quiet"),
+                         QStringLiteral("--out"), out};
+    };
+    const Run r = run(studioArgs(dir));
     QVERIFY2(r.code == 0, qPrintable(r.describe()));
     QFile f(dir + QStringLiteral("/config.json"));
     QVERIFY(f.open(QIODevice::ReadOnly));
@@ -495,12 +498,7 @@ class TestCli : public QObject {
     {
       // --local-same-view brings back the paper's same-view local pairing, written to config.json.
       const QString same = m_scratch.filePath(QStringLiteral("studio-same-view"));
-      const Run r2 = run({QStringLiteral("train"), QStringLiteral("--data"), m_data,
-                          QStringLiteral("--data-limit"), QStringLiteral("64"), QStringLiteral("--batch"),
-                          QStringLiteral("8"), QStringLiteral("--head-units"), QStringLiteral("16"),
-                          QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--steps"),
-                          QStringLiteral("1"), QStringLiteral("--quiet"), QStringLiteral("--local-same-view"),
-                          QStringLiteral("--out"), same});
+      const Run r2 = run(studioArgs(same) << QStringLiteral("--local-same-view"));
       QVERIFY2(r2.code == 0, qPrintable(r2.describe()));
       QFile c2(same + QStringLiteral("/config.json"));
       QVERIFY(c2.open(QIODevice::ReadOnly));
