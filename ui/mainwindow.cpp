@@ -20,6 +20,7 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QStatusBar>
 #include <QStyle>
@@ -98,6 +99,10 @@ MainWindow::MainWindow(QWidget* parent)
   scroll->setWidget(m_setup);
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
+  // The form scrolls vertically only: the dock never gets narrower than its fields.
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  scroll->setMinimumWidth(m_setup->minimumSizeHint().width() +
+                          scroll->verticalScrollBar()->sizeHint().width());
   m_setupDock = new QDockWidget(tr("Run setup"), this);
   m_setupDock->setObjectName(QStringLiteral("runSetupDock"));
   m_setupDock->setWidget(scroll);
