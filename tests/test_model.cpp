@@ -590,8 +590,8 @@ class TestModel : public QObject {
   }
 
   // Random erasing: with probability 1 every view differs from the plain image in exactly one
-  // filled rectangle of one grey (2-33% of the area, so at most 33% of the pixels) and is equal
-  // outside it; the rectangles differ between views; probability 0.5 erases some views and not
+  // filled rectangle of one grey (2-33% of the area before its sides are rounded to pixels) and
+  // is equal outside it; the rectangles differ between views; probability 0.5 erases some views and not
   // others.
   void loaderRandomErasingFillsOneRectangle() {
     auto set = std::make_shared<ImageSet>();
